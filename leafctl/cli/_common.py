@@ -1,0 +1,126 @@
+"""What every command group shares: the backend, rendering, prompts, progress, key=value parsing.
+
+Commands stay thin: parse -> call the backend or the engine -> ``emit``. Options used by several
+groups are declared once here as ``Annotated`` aliases.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Sequence
+
+import typer
+
+from leafctl.cli import _state
+from leafctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from leafctl.backends.base import Backend
+    from leafctl.profiles import Settings
+
+# Shared options.
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not prompt; required when not on a terminal or in CI.")]
+NoWaitOption = Annotated[bool, typer.Option("--no-wait", help="Return the id at once instead of waiting.")]
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Validate and print the resolved spec; change nothing.")]
+FileOption = Annotated[str | None, typer.Option("--file", "-f", help="A YAML spec in the az ml v2 schema.")]
+SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a spec field: key=value (repeatable).")]
+TagOption = Annotated[list[str] | None, typer.Option("--tag", help="A tag: key=value (repeatable).")]
+
+
+def state() -> _state.State:
+    return _state.current()
+
+
+def settings() -> Settings:
+    return state().settings()
+
+
+def backend() -> Backend:
+    return state().backend()
+
+
+def emit(data: Any, columns: Sequence[str] | None = None) -> None:
+    """Print a result on stdout in the chosen format."""
+    from leafctl.output import render
+
+    st = state()
+    render(data, st.output, st.query, columns)
+
+
+def info(msg: str) -> None:
+    """A progress or status line on stderr (never stdout: stdout is data)."""
+    typer.echo(msg, err=True)
+
+
+def verbose(msg: str) -> None:
+    if state().verbose:
+        typer.echo(msg, err=True)
+
+
+def parse_kv(items: Sequence[str] | None, what: str = "--tag") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{what} {item!r} is not key=value", f"e.g. {what} accuracy=0.93")
+        out[key.strip()] = value
+    return out
+
+
+def interactive() -> bool:
+    """May we prompt? Not in CI, not when stdin is not a terminal."""
+    return sys.stdin.isatty() and not os.environ.get("CI")
+
+
+def confirm_destructive(what: str, yes: bool) -> None:
+    """Prompt on a terminal; refuse (exit 2) without --yes when not interactive."""
+    if yes:
+        return
+    if not interactive():
+        raise UsageError(f"refusing to {what} without confirmation", "pass --yes to confirm (stdin is not a terminal or CI is set)")
+    if not typer.confirm(f"{what[0].upper() + what[1:]}?", default=False, err=True):
+        from leafctl.errors import Interrupted
+
+        raise Interrupted(f"did not {what}", "nothing was changed")
+
+
+class RichProgress:
+    """A rich progress bar on stderr implementing backends.base.Progress; silent when not a terminal."""
+
+    def __init__(self, description: str = "") -> None:
+        self.description = description
+        self._progress = None
+        self._task = None
+
+    def start(self, total: int, description: str = "") -> None:
+        if not sys.stderr.isatty() or os.environ.get("LEAFCTL_NO_PROGRESS"):
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+        self._progress = Progress(
+            "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+            TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(description or self.description, total=total)
+
+    def advance(self, amount: int) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, amount)
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+@contextmanager
+def progress(description: str) -> Iterator[RichProgress]:
+    p = RichProgress(description)
+    try:
+        yield p
+    finally:
+        p.finish()

@@ -1,0 +1,236 @@
+"""The `leafctl` entry point: a lazy root group, global options everywhere, one-line errors.
+
+Start-up speed matters (every Tab press re-runs this), so:
+- each command group lives in its own module, imported only when that group is invoked, completed
+  or shown; `leafctl --help` lists groups from the static table below without importing them;
+- nothing here imports azure, numpy or cupy (a test guards it).
+
+Global options (-p/-o/-q/-v/--debug) are accepted before the group and after the command, as az's
+are: they are declared on the root callback and injected into every leaf command, where a callback
+stores them on the shared State instead of passing them to the command function.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from leafctl import __version__
+from leafctl.cli import _state
+from leafctl.errors import LeafctlError
+from leafctl.output import FORMATS
+
+# name -> (module, one-line help). Order is the order `--help` shows.
+GROUPS: dict[str, tuple[str, str]] = {
+    "config": ("leafctl.cli.config", "Profiles: create, show, select and validate them."),
+    "workspace": ("leafctl.cli.workspace", "Workspaces: create, show, list, delete."),
+    "compute": ("leafctl.cli.compute", "Compute targets: clusters and instances."),
+    "data": ("leafctl.cli.data", "Datastores, file transfers and versioned data assets."),
+    "run": ("leafctl.cli.run", "Jobs: submit, evolve (LEAF-ESP), follow, download."),
+    "model": ("leafctl.cli.model", "Registered models: register, download, prescribe."),
+    "endpoint": ("leafctl.cli.endpoint", "Batch endpoints serving a registered model."),
+    "env": ("leafctl.cli.env", "Environments: docker image plus conda file."),
+    "plugins": ("leafctl.cli.plugins", "Installed leafctl plugins."),
+}
+
+
+def _store(name: str):
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value not in (None, False, 0, ()):
+            setattr(_state.current(), name, value)
+        return value
+
+    return callback
+
+
+def _global_params(taken: set[str]) -> list[click.Parameter]:
+    """The global options for one leaf command, minus names the command already uses itself."""
+    specs = [
+        ("profile", ["-p", "--profile"], dict(help="Profile to use.", shell_complete=_complete_profile)),
+        ("output", ["-o", "--output"], dict(type=click.Choice(FORMATS), help="Output format.")),
+        ("query", ["-q", "--query"], dict(help="JMESPath query applied to the output.")),
+        ("verbose", ["-v", "--verbose"], dict(count=True, help="More detail on stderr.")),
+        ("debug", ["--debug"], dict(is_flag=True, help="Show tracebacks.")),
+    ]
+    params = []
+    for name, decls, kw in specs:
+        free = [d for d in decls if d not in taken]
+        if not free:
+            continue
+        params.append(click.Option(free + [f"_global_{name}"], expose_value=False, callback=_store(name), hidden=False, **kw))
+    return params
+
+
+def inject_globals(cmd: click.Command) -> click.Command:
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            inject_globals(sub)
+        return cmd
+    taken = {o for p in cmd.params for o in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])}
+    cmd.params.extend(_global_params(taken))
+    return cmd
+
+
+def _complete_profile(ctx: click.Context, param: click.Parameter, incomplete: str):
+    from leafctl.profiles import profile_names
+
+    return [n for n in profile_names() if n.startswith(incomplete)]
+
+
+def _load_group(name: str) -> click.Command | None:
+    import importlib
+
+    if name in GROUPS:
+        module = importlib.import_module(GROUPS[name][0])
+        sub = module.app
+    else:
+        from leafctl.plugins import plugin_groups
+
+        sub = plugin_groups().get(name)
+        if sub is None:
+            return None
+    cmd = typer.main.get_command(sub) if isinstance(sub, typer.Typer) else sub
+    cmd.name = name
+    return inject_globals(cmd)
+
+
+class RootGroup(TyperGroup):
+    """Lazy groups, and the one place errors become exit codes and one-line messages."""
+
+    _listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = list(GROUPS)
+        from leafctl.plugins import plugin_names
+
+        names += [n for n in plugin_names() if n not in GROUPS]
+        return names
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if self._listing and name in GROUPS:
+            # `leafctl --help` only needs each group's one-line help: don't import the module.
+            return click.Group(name, help=GROUPS[name][1])
+        try:
+            return _load_group(name)
+        except LeafctlError:
+            raise
+        except Exception as e:  # a broken plugin must not break leafctl
+            if name in GROUPS:
+                raise
+            _warn(f"plugin {name!r} failed to load: {e}")
+            return None
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv
+        _state.reset()
+        code = 0
+        try:
+            rv = super().main(args=argv, prog_name=prog_name or "leafctl", complete_var=complete_var,
+                              standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else 0
+        except LeafctlError as e:
+            if debug:
+                import traceback
+
+                traceback.print_exc()
+            click.echo(e.line(), err=True)
+            code = e.exit_code
+        except click.exceptions.NoSuchOption as e:
+            click.echo(_usage_line(e), err=True)
+            code = 2
+        except click.UsageError as e:
+            click.echo(_usage_line(e), err=True)
+            code = 2
+        except click.exceptions.Abort:
+            click.echo("error: aborted — nothing was changed", err=True)
+            code = 130 if not sys.stdin.isatty() else 1
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            code = 130
+        except click.ClickException as e:
+            click.echo(f"error: {' '.join(e.format_message().split())}", err=True)
+            code = e.exit_code
+        except BrokenPipeError:
+            code = 0
+        except Exception as e:
+            if debug:
+                import traceback
+
+                traceback.print_exc()
+            msg = " ".join(str(e).split()) or type(e).__name__
+            click.echo(f"error: unexpected {type(e).__name__}: {msg} — rerun with --debug for the traceback and report it", err=True)
+            code = 1
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _usage_line(e: click.UsageError) -> str:
+    msg = " ".join(e.format_message().split())
+    msg = msg[0].lower() + msg[1:] if msg else msg
+    path = e.ctx.command_path if e.ctx else "leafctl"
+    return f"error: {msg.rstrip('.')} — see `{path} --help`"
+
+
+def _warn(msg: str) -> None:
+    click.echo(f"warning: {msg}", err=True)
+
+
+def _version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"leafctl {__version__}")
+        ctx.exit(0)
+
+
+app = typer.Typer(
+    cls=RootGroup,
+    name="leafctl",
+    help="LEAF-ESP on Azure Machine Learning: profiles, workspaces, compute, data, runs, models, endpoints.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(
+    profile: str = typer.Option(None, "--profile", "-p", help="Profile to use.", autocompletion=lambda: []),
+    output: str = typer.Option(None, "--output", "-o", help="Output format: table|json|yaml|tsv|none."),
+    query: str = typer.Option(None, "--query", "-q", help="JMESPath query applied to the output."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More detail on stderr."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    st = _state.current()
+    if output is not None and output not in FORMATS:
+        from leafctl.errors import UsageError
+
+        raise UsageError(f"invalid output format {output!r}", f"use one of {', '.join(FORMATS)}")
+    st.profile, st.output, st.query, st.verbose, st.debug = profile, output, query, verbose, debug
+
+
+cli = typer.main.get_command(app)
+# The root's -p completes profile names too.
+for _p in cli.params:
+    if getattr(_p, "name", None) == "profile":
+        _p._custom_shell_complete = _complete_profile  # type: ignore[attr-defined]
+
+
+def run() -> None:
+    cli.main(prog_name="leafctl")
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,315 @@
+"""TOML profiles: where the file lives, loading, validation, precedence and secret references.
+
+Precedence for every key: command-line flag > ``LEAFCTL_<KEY>`` > seed 004's ``AZML_*`` variables >
+the selected profile > defaults. Profile selection: ``--profile`` > ``LEAFCTL_PROFILE`` >
+``current_profile`` > ``default``. Only the stdlib (tomllib) is used to read, so shell completion can
+read profile names cheaply; tomli_w is imported only when writing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leafctl.errors import NotFound, UsageError
+
+BACKENDS = ("local", "azure")
+AUTH_MODES = ("default", "cli", "managed-identity", "service-principal")
+
+# Every key a profile may hold, with a one-line description (config/REFERENCE.md mirrors this).
+KEYS: dict[str, str] = {
+    "backend": "local | azure",
+    "workspace": "workspace name (local: a folder under $LEAFCTL_HOME/workspaces)",
+    "subscription_id": "Azure subscription id (azure)",
+    "resource_group": "Azure resource group (azure)",
+    "location": "Azure region, e.g. centralus (azure)",
+    "auth": "default | cli | managed-identity | service-principal (azure)",
+    "tenant_id": "Microsoft Entra tenant id (service-principal)",
+    "client_id": "application (client) id (service-principal, managed-identity)",
+    "client_secret": "service principal secret, as a reference: env:NAME",
+    "compute": "default compute for runs",
+    "experiment": "default experiment for runs",
+    "datastore": "default datastore for data upload/download/ls",
+    "data_path": "default path in the datastore (seed 004's AZML_DATAPATH)",
+    "model": "default model name (seed 004's AZML_MODEL)",
+    "compute_size": "VM size used when a compute is created without --size",
+    "compute_min_nodes": "min nodes used when a cluster is created without --min-nodes",
+    "compute_max_nodes": "max nodes used when a cluster is created without --max-nodes",
+    "environment": "default environment for runs (azure), e.g. azureml:leaf-esp-gpu@latest",
+}
+
+# Keys whose value is a secret: accepted only as a reference, never as a literal.
+SECRET_KEYS = frozenset({"client_secret"})
+
+INT_KEYS = frozenset({"compute_min_nodes", "compute_max_nodes"})
+
+DEFAULTS: dict[str, Any] = {
+    "backend": "local",
+    "workspace": "default",
+    "auth": "default",
+    "experiment": "default",
+}
+
+# Seed 004's .env variables, mapped to profile keys.
+AZML_VARS: dict[str, str] = {
+    "AZML_SUBID": "subscription_id",
+    "AZML_RESGRP": "resource_group",
+    "AZML_WORKSPACE": "workspace",
+    "AZML_COMPUTE_NAME": "compute",
+    "AZML_EXPERIMENT": "experiment",
+    "AZML_MODEL": "model",
+    "AZML_DATAPATH": "data_path",
+    "AZML_COMPUTE_VMSIZE": "compute_size",
+    "AZML_COMPUTE_MIN_NODES": "compute_min_nodes",
+    "AZML_COMPUTE_MAX_NODES": "compute_max_nodes",
+    "AZML_LOCATION": "location",
+}
+
+_REF = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def config_path() -> Path:
+    if os.environ.get("LEAFCTL_CONFIG"):
+        return Path(os.environ["LEAFCTL_CONFIG"])
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "leafctl" / "config.toml"
+
+
+def data_home() -> Path:
+    if os.environ.get("LEAFCTL_HOME"):
+        return Path(os.environ["LEAFCTL_HOME"])
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "leafctl"
+
+
+def is_reference(value: Any) -> bool:
+    return isinstance(value, str) and bool(_REF.match(value))
+
+
+def resolve_secret(value: str | None, key: str = "secret") -> str | None:
+    """Turn an ``env:NAME`` reference into the secret, at the moment of use only."""
+    if value is None:
+        return None
+    m = _REF.match(value)
+    if not m:
+        raise UsageError(f"{key} must be a reference, not a literal", f"use env:NAME, e.g. {key} = \"env:SP_PASSWORD\"")
+    name = m.group(1)
+    if name not in os.environ:
+        raise UsageError(f"{key} refers to ${name}, which is not set", f"export {name} before running leafctl")
+    return os.environ[name]
+
+
+def redact(key: str, value: Any) -> Any:
+    if key in SECRET_KEYS and value is not None and not is_reference(value):
+        return "<redacted>"
+    return value
+
+
+def check_value(key: str, value: Any, where: str = "") -> Any:
+    """Validate one key/value; returns the value converted to its type. Raises UsageError."""
+    at = f" in {where}" if where else ""
+    if key not in KEYS:
+        import difflib
+
+        close = difflib.get_close_matches(key, KEYS, n=1)
+        hint = f"did you mean {close[0]}?" if close else "see `leafctl config set --help` for the keys"
+        raise UsageError(f"unknown profile key {key!r}{at}", hint)
+    if key in SECRET_KEYS:
+        if not is_reference(value):
+            raise UsageError(
+                f"{key} must be a reference to an environment variable, not a literal secret{at}",
+                f"store the secret in a variable and write {key} = \"env:SP_PASSWORD\"",
+            )
+        return value
+    if key in INT_KEYS:
+        try:
+            n = int(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"{key} must be a whole number{at}, got {value!r}", f"e.g. {key} = 2") from None
+        if n < 0:
+            raise UsageError(f"{key} must be 0 or more{at}, got {n}", f"e.g. {key} = 2")
+        return n
+    if not isinstance(value, str):
+        raise UsageError(f"{key} must be a string{at}, got {value!r}", f"quote it: {key} = \"{value}\"")
+    if key == "backend" and value not in BACKENDS:
+        raise UsageError(f"backend must be one of {', '.join(BACKENDS)}{at}, got {value!r}", "e.g. backend = \"local\"")
+    if key == "auth" and value not in AUTH_MODES:
+        raise UsageError(f"auth must be one of {', '.join(AUTH_MODES)}{at}, got {value!r}", "e.g. auth = \"default\"")
+    return value
+
+
+def check_profile_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise UsageError(f"invalid profile name {name!r}", "use letters, digits, '-', '_' or '.', starting with a letter or digit")
+    return name
+
+
+@dataclass
+class ConfigFile:
+    """The parsed file. ``profiles`` maps name -> dict of keys."""
+
+    path: Path
+    current_profile: str | None = None
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    exists: bool = False
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> ConfigFile:
+        import tomllib
+
+        path = path or config_path()
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return cls(path=path)
+        except IsADirectoryError:
+            raise UsageError(f"config file {path} is a directory", "point LEAFCTL_CONFIG at a file") from None
+        try:
+            doc = tomllib.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise UsageError(f"{path} is not UTF-8 text", "fix or remove the file") from None
+        except tomllib.TOMLDecodeError as e:
+            msg = str(e)
+            if "at end of document" in msg:
+                last_line = raw.count(b"\n") + 1
+                msg = msg.replace("at end of document", f"at end of document, line {last_line}")
+            raise UsageError(f"{path}: invalid TOML: {msg}", "fix that line, or move the file away and run `leafctl config init`") from None
+        cf = cls(path=path, exists=True)
+        for key, value in doc.items():
+            if key == "current_profile":
+                if not isinstance(value, str):
+                    raise UsageError(f"{path}: current_profile must be a string", "e.g. current_profile = \"dev\"")
+                cf.current_profile = value
+            elif key == "profiles":
+                if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                    raise UsageError(f"{path}: [profiles] must hold tables such as [profiles.dev]", "see config/REFERENCE.md")
+                cf.profiles = {k: dict(v) for k, v in value.items()}
+            else:
+                raise UsageError(f"{path}: unknown top-level key {key!r}", "only current_profile and [profiles.NAME] are allowed")
+        return cf
+
+    def problems(self) -> list[str]:
+        """Every validation problem, as one line each (for `config validate`)."""
+        out: list[str] = []
+        for name, keys in self.profiles.items():
+            try:
+                check_profile_name(name)
+            except UsageError as e:
+                out.append(e.what)
+            for k, v in keys.items():
+                try:
+                    check_value(k, v, f"profile {name!r}")
+                except UsageError as e:
+                    out.append(e.what)
+            if keys.get("backend") == "azure":
+                for req in ("subscription_id", "resource_group", "workspace"):
+                    if not keys.get(req):
+                        out.append(f"profile {name!r} uses the azure backend but has no {req}")
+                if keys.get("auth") == "service-principal":
+                    for req in ("tenant_id", "client_id", "client_secret"):
+                        if not keys.get(req):
+                            out.append(f"profile {name!r} uses service-principal auth but has no {req}")
+        if self.current_profile and self.current_profile not in self.profiles and self.current_profile != "default":
+            out.append(f"current_profile {self.current_profile!r} names no profile")
+        return out
+
+    def save(self) -> None:
+        """Atomic write, mode 0600: a crash leaves the old file or the new one, never half of one."""
+        import tomli_w
+
+        doc: dict[str, Any] = {}
+        if self.current_profile:
+            doc["current_profile"] = self.current_profile
+        doc["profiles"] = self.profiles
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".config.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                tomli_w.dump(doc, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        self.exists = True
+
+
+@dataclass
+class Settings:
+    """The resolved settings of one invocation, with where each value came from."""
+
+    profile: str
+    values: dict[str, Any]
+    sources: dict[str, str]
+    config: ConfigFile
+
+    def __getattr__(self, key: str) -> Any:
+        if key in KEYS:
+            return self.values.get(key)
+        raise AttributeError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        v = self.values.get(key)
+        return default if v is None else v
+
+    def secret(self, key: str) -> str | None:
+        """The secret behind a reference key, resolved now (never store the result)."""
+        return resolve_secret(self.values.get(key), key)
+
+    def redacted(self) -> dict[str, Any]:
+        return {k: redact(k, v) for k, v in self.values.items()}
+
+
+def select_profile(flag: str | None, cf: ConfigFile) -> str:
+    return flag or os.environ.get("LEAFCTL_PROFILE") or cf.current_profile or "default"
+
+
+def resolve(profile_flag: str | None = None, overrides: dict[str, Any] | None = None, config: ConfigFile | None = None) -> Settings:
+    cf = config or ConfigFile.load()
+    name = select_profile(profile_flag, cf)
+    if name not in cf.profiles and name != "default":
+        known = ", ".join(sorted(cf.profiles)) or "none"
+        raise NotFound(f"profile {name!r} not found in {cf.path} (profiles: {known})", "create it with `leafctl config init --profile NAME`")
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    def put(key: str, value: Any, source: str) -> None:
+        values[key] = check_value(key, value, source)
+        sources[key] = source
+
+    for k, v in DEFAULTS.items():
+        values[k], sources[k] = v, "default"
+    for k, v in cf.profiles.get(name, {}).items():
+        put(k, v, f"profile {name!r}")
+    for var, key in AZML_VARS.items():
+        if os.environ.get(var):
+            put(key, os.environ[var], var)
+    for key in KEYS:
+        var = "LEAFCTL_" + key.upper()
+        if os.environ.get(var):
+            put(key, os.environ[var], var)
+    for k, v in (overrides or {}).items():
+        if v is not None:
+            put(k, v, "flag")
+    return Settings(profile=name, values=values, sources=sources, config=cf)
+
+
+def profile_names() -> list[str]:
+    """Cheap, for shell completion: stdlib tomllib only, errors swallowed."""
+    try:
+        cf = ConfigFile.load()
+    except Exception:
+        return []
+    names = set(cf.profiles)
+    names.add("default")
+    return sorted(names)
