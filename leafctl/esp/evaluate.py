@@ -1,0 +1,90 @@
+"""Evaluate a whole population against the surrogate.
+
+Each prescriptor acts on the same N contexts; the (context, action) pairs go through the predictor and
+each predicted outcome is averaged over contexts. Objectives are outcome columns or the reserved
+``action_cost``. Natural units and signs are returned; ``nsga2.to_minimised`` makes them rankable
+(NaN/inf -> worst). The population is processed in chunks so memory stays bounded for any P.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from leafctl.esp import prescriptor as presc
+from leafctl.esp.predictor import Predictor
+from leafctl.esp.xp import is_gpu
+
+ACTION_COST = "action_cost"
+# Elements of the largest (chunk, N, width) intermediate: ~64 MB of float32.
+CHUNK_ELEMS = 16_000_000
+
+
+@dataclass
+class Problem:
+    layout: presc.Layout
+    predictor: Predictor
+    X: Any  # (N, C) encoded contexts on the device
+    outcome_names: list[str]
+    objectives: list[tuple[str, str]]  # (name, "max"|"min")
+    costs: Any  # (A,) cost per output unit
+    xp: Any = np
+    fused: bool = True  # on GPU use the fused CUDA kernel when the shapes allow it
+
+    def __post_init__(self) -> None:
+        xp = self.xp
+        C = self.layout.n_in
+        f32 = xp.float32
+        self.X = xp.asarray(self.X, dtype=f32)
+        self.costs = xp.asarray(self.costs, dtype=f32)
+        W1 = xp.asarray(self.predictor.W1, dtype=f32)
+        # The context half of the predictor's first layer is the same for every prescriptor: once.
+        self.Zc = self.X @ W1[:C] + xp.asarray(self.predictor.b1, dtype=f32)
+        self.Wa = W1[C:]
+        if self.predictor.kind == "mlp":
+            self.W2 = xp.asarray(self.predictor.W2, dtype=f32)
+            self.b2 = xp.asarray(self.predictor.b2, dtype=f32)
+        self._cols = [self.outcome_names.index(n) if n != ACTION_COST else -1 for n, _ in self.objectives]
+
+    @property
+    def senses(self) -> list[str]:
+        return [s for _, s in self.objectives]
+
+    def outcome_means(self, theta: Any) -> Any:
+        """(P, O+1): mean predicted outcomes over contexts, then mean action cost."""
+        xp = self.xp
+        theta = xp.asarray(theta, dtype=xp.float32)
+        if is_gpu(xp) and self.fused and self.predictor.kind == "mlp":
+            from leafctl.esp import gpu  # noqa: PLC0415
+
+            res = gpu.fused_means(self, theta)
+            if res is not None:
+                return res
+        P, N = theta.shape[0], self.X.shape[0]
+        width = max(self.layout.hidden, self.Zc.shape[1], self.layout.n_out, 1)
+        step = max(1, CHUNK_ELEMS // (N * width))
+        out = []
+        for s in range(0, P, step):
+            out.append(self._means_chunk(theta[s:s + step]))
+        return xp.concatenate(out, axis=0)
+
+    def _means_chunk(self, theta: Any) -> Any:
+        xp = self.xp
+        raw = presc.forward(theta, self.X, self.layout, xp)
+        _, enc, cost = presc.decode(raw, self.layout, self.costs, xp)
+        Z = self.Zc[None] + xp.matmul(enc, self.Wa)
+        Y = Z if self.predictor.kind == "ridge" else xp.matmul(xp.maximum(Z, 0), self.W2) + self.b2
+        return xp.concatenate([Y.mean(axis=1), cost.mean(axis=1)[:, None]], axis=1)
+
+    def evaluate(self, theta: Any) -> Any:
+        """Objective values (P, k) in natural units and signs, float64."""
+        M = self.outcome_means(theta)
+        xp = self.xp
+        cols = [M[:, c] if c >= 0 else M[:, -1] for c in self._cols]
+        return xp.stack(cols, axis=1).astype(xp.float64)
+
+
+def objective_names(objectives: Sequence[tuple[str, str]]) -> list[str]:
+    return [n for n, _ in objectives]

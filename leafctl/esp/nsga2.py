@@ -1,0 +1,258 @@
+"""NSGA-II building blocks on whole arrays: rank, crowding, the sort key, hypervolume.
+
+Every function takes objectives already in *minimisation* form. ``to_minimised`` is the one place where
+maximised objectives flip sign, and where NaN/inf become +inf (worst). Written against ``xp`` so the same
+code runs on NumPy or CuPy; nothing builds a dense P x P matrix (domination is computed in row blocks).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+# Elements per boolean block in the chunked k-objective path (rows x columns). Small enough for cache
+# and for P=100,000 on a GPU, large enough that the Python loop over blocks is not the cost.
+BLOCK_ELEMS = 4_000_000
+
+
+def array_module(a: Any) -> Any:
+    if isinstance(a, np.ndarray):
+        return np
+    import cupy  # noqa: PLC0415 - only reached with a cupy array in hand
+
+    return cupy.get_array_module(a)
+
+
+def to_minimised(F: Any, senses: Sequence[str]) -> Any:
+    """Natural-sign objectives (P, k) -> minimisation form; every non-finite value becomes +inf."""
+    xp = array_module(F)
+    sign = xp.asarray([-1.0 if s == "max" else 1.0 for s in senses], dtype=xp.float64)
+    G = xp.asarray(F, dtype=xp.float64) * sign
+    return xp.where(xp.isfinite(G), G, xp.inf)
+
+
+def _prefix_min(xp: Any, v: Any) -> Any:
+    if xp is np:
+        return np.minimum.accumulate(v)
+    # Hillis-Steele scan: log2(n) whole-array steps, no reliance on ufunc.accumulate support.
+    out = v.copy()
+    shift = 1
+    while shift < out.size:
+        out[shift:] = xp.minimum(out[shift:], out[:-shift].copy())
+        shift *= 2
+    return out
+
+
+def _lex_unique(xp: Any, G: Any) -> tuple[Any, Any, Any]:
+    """Lexicographic order of rows, the unique rows in that order, and each sorted row's group id.
+
+    Identical points never dominate each other and always share a rank, so ranking runs on unique rows.
+    """
+    order = xp.lexsort(xp.stack([G[:, m] for m in range(G.shape[1] - 1, -1, -1)]))
+    Gs = G[order]
+    new = xp.ones(Gs.shape[0], dtype=bool)
+    if Gs.shape[0] > 1:
+        new[1:] = xp.any(Gs[1:] != Gs[:-1], axis=1)
+    group = xp.cumsum(new) - 1
+    return order, Gs[new], group
+
+
+def _rank_2d(xp: Any, U: Any) -> Any:
+    """Unique rows in lexicographic order: a row is on the current front iff its second objective is
+    below every earlier remaining row's (any earlier row already has a smaller-or-equal first one)."""
+    n = U.shape[0]
+    rank = xp.zeros(n, dtype=xp.int64)
+    remaining = xp.arange(n)
+    f2 = U[:, 1]
+    front = 1
+    while remaining.size:
+        v = f2[remaining]
+        prev = xp.empty_like(v)
+        prev[0] = xp.inf
+        if v.size > 1:
+            prev[1:] = _prefix_min(xp, v)[:-1]
+        nd = v < prev
+        rank[remaining[nd]] = front
+        remaining = remaining[~nd]
+        front += 1
+    return rank
+
+
+def _dominates_block(xp: Any, A: Any, B: Any) -> Any:
+    """Boolean (len(A), len(B)): A[i] dominates B[j]. Loops over objectives, not over points."""
+    le = xp.ones((A.shape[0], B.shape[0]), dtype=bool)
+    lt = xp.zeros_like(le)
+    for m in range(A.shape[1]):
+        a = A[:, m][:, None]
+        b = B[:, m][None, :]
+        le &= a <= b
+        lt |= a < b
+    return le & lt
+
+
+def _rank_chunked(xp: Any, U: Any, block_elems: int) -> Any:
+    """General k: count dominators in row blocks, then peel fronts, decrementing counts block-wise.
+
+    Rows are unique and lexicographically sorted, so a dominator always precedes what it dominates:
+    each block only needs the columns from its own first row onward.
+    """
+    n = U.shape[0]
+    counts = xp.zeros(n, dtype=xp.int64)
+    step = max(1, block_elems // max(n, 1))
+    for a in range(0, n, step):
+        D = _dominates_block(xp, U[a:a + step], U[a:])
+        counts[a:] += D.sum(axis=0)
+    rank = xp.zeros(n, dtype=xp.int64)
+    front = 1
+    unranked = xp.ones(n, dtype=bool)
+    while True:
+        members = xp.nonzero(unranked & (counts == 0))[0]
+        if members.size == 0:
+            break
+        rank[members] = front
+        unranked[members] = False
+        cols = xp.nonzero(unranked)[0]
+        if cols.size:
+            step = max(1, block_elems // int(cols.size))
+            for a in range(0, int(members.size), step):
+                D = _dominates_block(xp, U[members[a:a + step]], U[cols])
+                counts[cols] -= D.sum(axis=0)
+        front += 1
+    return rank
+
+
+def nondominated_rank(F: Any, block_elems: int = BLOCK_ELEMS, method: str = "auto") -> Any:
+    """NSGA-II front number per row (1 = first front) of minimised objectives F (n, k).
+
+    Rows with any non-finite value share one last front behind every finite row.
+    ``method``: ``auto`` (sort-based for k <= 2, chunked otherwise), ``sort2d`` or ``chunked``.
+    """
+    xp = array_module(F)
+    F = xp.asarray(F, dtype=xp.float64)
+    n, k = F.shape
+    rank = xp.zeros(n, dtype=xp.int64)
+    if n == 0:
+        return rank
+    finite = xp.all(xp.isfinite(F), axis=1)
+    idx = xp.nonzero(finite)[0]
+    worst = 0
+    if idx.size:
+        order, U, group = _lex_unique(xp, F[idx])
+        if method == "auto":
+            method = "sort2d" if k <= 2 else "chunked"
+        if k == 1:
+            ru = xp.arange(1, U.shape[0] + 1, dtype=xp.int64)  # each distinct value dominates all larger
+        elif method == "sort2d" and k == 2:
+            ru = _rank_2d(xp, U)
+        else:
+            ru = _rank_chunked(xp, U, block_elems)
+        rank[idx[order]] = ru[group]
+        worst = int(ru.max())
+    if idx.size < n:
+        rank[~finite] = worst + 1
+    return rank
+
+
+def crowding_distance(F: Any, rank: Any) -> Any:
+    """Crowding distance within each front (minimised F, any k).
+
+    Per objective, each front's two extremes get +inf and inner points (next - prev) / span of the
+    front; a zero span contributes 0. Fronts of 1 or 2 points are all +inf. Rows with non-finite
+    objectives get 0: they are already ranked last and their spread means nothing.
+    """
+    xp = array_module(F)
+    F = xp.asarray(F, dtype=xp.float64)
+    n, k = F.shape
+    cd = xp.zeros(n, dtype=xp.float64)
+    if n == 0:
+        return cd
+    finite = xp.all(xp.isfinite(F), axis=1)
+    Fz = xp.where(xp.isfinite(F), F, 0.0)
+    rankf = xp.asarray(rank, dtype=xp.float64)
+    for m in range(k):
+        order = xp.lexsort(xp.stack([Fz[:, m], rankf]))  # by front, then value; stable for ties
+        r = rankf[order]
+        v = Fz[order, m]
+        first = xp.ones(n, dtype=bool)
+        last = xp.ones(n, dtype=bool)
+        if n > 1:
+            first[1:] = r[1:] != r[:-1]
+            last[:-1] = r[1:] != r[:-1]
+        gid = xp.cumsum(first) - 1
+        span = (v[last] - v[first])[gid]
+        prev = xp.concatenate([v[:1], v[:-1]])
+        nxt = xp.concatenate([v[1:], v[-1:]])
+        safe = xp.where(span > 0, span, 1.0)
+        contrib = xp.where(span > 0, (nxt - prev) / safe, 0.0)
+        contrib = xp.where(first | last, xp.inf, contrib)
+        cd[order] += contrib
+    return xp.where(finite, cd, 0.0)
+
+
+def sort_key(rank: Any, crowding: Any) -> Any:
+    """Indices best-first: rank ascending, then crowding descending (ties keep index order)."""
+    xp = array_module(rank)
+    return xp.lexsort(xp.stack([-xp.asarray(crowding, dtype=xp.float64),
+                                xp.asarray(rank, dtype=xp.float64)]))
+
+
+def rank_and_crowding(F: Any) -> tuple[Any, Any]:
+    rank = nondominated_rank(F)
+    return rank, crowding_distance(F, rank)
+
+
+# ---------------------------------------------------------------- hypervolume (host, exact)
+
+def _hv2d(P: np.ndarray, ref: np.ndarray) -> float:
+    P = P[np.lexsort((P[:, 1], P[:, 0]))]
+    prev = np.concatenate([[np.inf], np.minimum.accumulate(P[:, 1])[:-1]])
+    P = P[P[:, 1] < prev]  # the 2-D non-dominated staircase, f1 ascending, f2 descending
+    tops = np.concatenate([[ref[1]], P[:-1, 1]])
+    return float(np.sum((ref[0] - P[:, 0]) * (tops - P[:, 1])))
+
+
+def _nondominated(P: np.ndarray) -> np.ndarray:
+    return P[nondominated_rank(P) == 1] if len(P) > 1 else P
+
+
+def _wfg(P: np.ndarray, ref: np.ndarray) -> float:
+    """WFG: sum of each point's exclusive volume = its box minus the volume of the later points
+    limited to that box. Exact; exponential in the worst case, fine for fronts of a few hundred."""
+    if len(P) == 0:
+        return 0.0
+    if P.shape[1] == 2:
+        return _hv2d(P, ref)
+    P = P[np.argsort(P[:, -1], kind="stable")]
+    total = 0.0
+    for i in range(len(P)):
+        box = float(np.prod(ref - P[i]))
+        rest = P[i + 1:]
+        if len(rest):
+            total += box - _wfg(_nondominated(np.maximum(rest, P[i])), ref)
+        else:
+            total += box
+    return total
+
+
+def hypervolume(F: Any, ref: Sequence[float]) -> float:
+    """Exact hypervolume of minimised points F dominated region bounded by ``ref``.
+
+    2-D: sort and sweep, O(n log n). 3+ objectives: WFG on the non-dominated points (small fronts).
+    Points not strictly better than ``ref`` in every objective, or non-finite, add nothing.
+    """
+    from leafctl.esp.xp import to_numpy  # noqa: PLC0415
+
+    P = np.asarray(to_numpy(F), dtype=np.float64)
+    r = np.asarray(ref, dtype=np.float64)
+    if P.ndim != 2 or P.shape[1] != r.size:
+        raise ValueError("hypervolume: F must be (n, k) with k == len(ref)")
+    keep = np.all(np.isfinite(P), axis=1) & np.all(P < r, axis=1)
+    P = P[keep]
+    if len(P) == 0:
+        return 0.0
+    if P.shape[1] == 1:
+        return float(r[0] - P[:, 0].min())
+    if P.shape[1] == 2:
+        return _hv2d(P, r)
+    return _wfg(_nondominated(np.unique(P, axis=0)), r)
