@@ -24,9 +24,37 @@ def _allowed(name: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _entry_points() -> tuple[Any, ...]:
-    from importlib.metadata import entry_points
+    """Entry points of group ``leafctl``.
 
-    return tuple(ep for ep in entry_points(group=GROUP))
+    ``importlib.metadata.entry_points()`` parses the metadata of every installed distribution
+    (~150 with azure-ai-ml's tree: tens of ms on each Tab press). We look for the group header in
+    each ``entry_points.txt`` first and build Distribution objects only for the few that have it.
+    """
+    found: list[Any] = []
+    seen: set[str] = set()
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith((".dist-info", ".egg-info")):
+                continue
+            project = name.split("-", 1)[0].lower().replace("_", "-")
+            if project in seen:
+                continue  # the first distribution on sys.path wins, as the import system's does
+            seen.add(project)
+            path = os.path.join(entry or ".", name)
+            try:
+                with open(os.path.join(path, "entry_points.txt"), encoding="utf-8") as f:
+                    if f"[{GROUP}]" not in f.read():
+                        continue
+            except OSError:
+                continue
+            from importlib.metadata import Distribution
+
+            found.extend(Distribution.at(path).entry_points.select(group=GROUP))
+    return tuple(found)
 
 
 def discovered() -> list[dict[str, Any]]:
@@ -42,6 +70,10 @@ def discovered() -> list[dict[str, Any]]:
             "enabled": _allowed(ep.name),
         })
     return rows
+
+
+def disabled_names() -> list[str]:
+    return [ep.name for ep in _entry_points() if not _allowed(ep.name)]
 
 
 def plugin_names() -> list[str]:

@@ -205,7 +205,7 @@ class ConfigFile:
                 try:
                     check_value(k, v, f"profile {name!r}")
                 except UsageError as e:
-                    out.append(e.what)
+                    out.append(f"{e.what} ({e.hint})" if e.hint else e.what)
             if keys.get("backend") == "azure":
                 for req in ("subscription_id", "resource_group", "workspace"):
                     if not keys.get(req):

@@ -92,8 +92,15 @@ def _load_group(name: str) -> click.Command | None:
 
         sub = plugin_groups().get(name)
         if sub is None:
+            from leafctl.plugins import disabled_names
+
+            if name in disabled_names():
+                from leafctl.errors import UsageError
+
+                raise UsageError(f"plugin {name!r} is installed but not enabled", "add it to LEAFCTL_LOAD_PLUGINS (comma list)")
             return None
-    cmd = typer.main.get_command(sub) if isinstance(sub, typer.Typer) else sub
+    # get_group, not get_command: a Typer with one command must still be a group (`plugins list`).
+    cmd = typer.main.get_group(sub) if isinstance(sub, typer.Typer) else sub
     cmd.name = name
     return inject_globals(cmd)
 
@@ -140,6 +147,8 @@ class RootGroup(TyperGroup):
             rv = super().main(args=argv, prog_name=prog_name or "leafctl", complete_var=complete_var,
                               standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else 0
+            if code == 130:  # typer turns KeyboardInterrupt into Exit(130) silently
+                click.echo("error: interrupted — nothing more was done; an interrupted evolve run resumes with --resume", err=True)
         except LeafctlError as e:
             if debug:
                 import traceback
