@@ -1,0 +1,278 @@
+"""Runs on the local backend, with Azure ML command-job semantics.
+
+``submit_run`` snapshots the code, resolves inputs to local folders, creates output folders, substitutes
+``${{inputs.x}}``/``${{outputs.y}}``, records the run (Queued) and starts a detached supervisor
+(``leafctl.backends.local.supervisor``) that waits for a compute slot and runs the command. Every read
+of a Queued/Running run checks the supervisor's lock (see ``runstate``), so a run whose supervisor died
+reads as Failed, never as Running forever.
+
+Choices (documented for users): the environment is ignored locally (the command runs with leafctl's own
+interpreter first on PATH); inputs are passed as paths to the original folders, not copies; cancelling
+a run that already ended is a Conflict (exit 5).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+from leafctl import specs
+from leafctl.backends.base import RUN_TERMINAL, JobSpec, Run
+from leafctl.backends.common import clean_store_path, parse_uri, safe_join
+from leafctl.backends.local import runstate
+from leafctl.errors import Conflict, NotFound, OperationFailed, UsageError
+
+SNAPSHOT_IGNORE = (".git", "__pycache__", ".venv", "node_modules", ".mypy_cache", ".pytest_cache")
+POLL = 0.1  # seconds between status polls: local SQLite reads are cheap, and tests wait on them
+
+
+class RunOps:
+    # -- submit ------------------------------------------------------------------------------------
+
+    def submit_run(self, spec: JobSpec) -> Run:
+        specs.check_command(spec)
+        compute = spec.compute or self.settings.get("compute") or "local"
+        self.get_compute(compute)  # NotFound (exit 3) before anything is written
+        experiment = spec.experiment or self.settings.get("experiment") or "default"
+        inputs = {name: self._resolve_input(name, value) for name, value in spec.inputs.items()}
+        dests = {name: self._resolve_dest(name, d) for name, d in spec.outputs.items() if d}
+        code = Path(spec.code).expanduser() if spec.code else None
+        if code is not None and not code.exists():
+            raise NotFound(f"code path {spec.code} not found", "give --code an existing folder")
+
+        run_id = self._new_run_id(experiment)
+        rdir = runstate.run_dir(self.ws, run_id)
+        outputs = {name: str(rdir / "outputs" / name) for name in spec.outputs}
+        values = {f"inputs.{k}": v for k, v in inputs.items()} | {f"outputs.{k}": v for k, v in outputs.items()}
+        command = specs.substitute(spec.command, values)
+
+        (rdir / "logs").mkdir(parents=True)
+        (rdir / "outputs").mkdir()
+        for folder in outputs.values():
+            Path(folder).mkdir(parents=True)
+        self._snapshot(code, rdir / "snapshot")
+
+        record = {"inputs": dict(spec.inputs), "resolved_inputs": inputs, "outputs": outputs, "destinations": dests,
+                  "tags": dict(spec.tags), "env_vars": dict(spec.env_vars), "environment": spec.environment,
+                  "command_template": spec.command}
+        # Take the supervisor lock before the row exists and hand the open file to the supervisor: at no
+        # moment can a reader see a Queued run without a lock holder and call it dead.
+        lock_fd = os.open(runstate.lock_path(self.ws, run_id), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            reg = runstate.ensure(self.registry)
+            with reg.tx() as conn:
+                conn.execute(
+                    "INSERT INTO runs (id, status, compute, experiment, display_name, kind, command, created_at, spec)"
+                    " VALUES (?, 'Queued', ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, compute, experiment, spec.display_name or run_id, spec.kind, command, runstate.now(),
+                     json.dumps(record)),
+                )
+            pid = self._start_supervisor(run_id, lock_fd)
+        except BaseException as e:
+            self._fail_submit(run_id, f"could not start the supervisor: {e}")
+            raise
+        finally:
+            os.close(lock_fd)
+        with reg.tx() as conn:
+            conn.execute("UPDATE runs SET pid=? WHERE id=? AND pid IS NULL", (pid, run_id))
+        return self.get_run(run_id)
+
+    def _new_run_id(self, experiment: str) -> str:
+        safe = re.sub(r"[^A-Za-z0-9_-]+", "-", experiment).strip("-")[:40] or "run"
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+        return f"{safe}_{stamp}_{secrets.token_hex(3)}"
+
+    def _start_supervisor(self, run_id: str, lock_fd: int) -> int:
+        logs = runstate.run_dir(self.ws, run_id) / "logs"
+        with open(logs / "supervisor.txt", "ab") as out:
+            p = subprocess.Popen(
+                [sys.executable, "-m", "leafctl.backends.local.supervisor", str(self.ws), run_id, "--lock-fd", str(lock_fd)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,  # detached: survives the CLI, and a terminal's Ctrl-C does not reach it
+                pass_fds=(lock_fd,), cwd=str(self.ws),
+            )
+        return p.pid
+
+    def _fail_submit(self, run_id: str, error: str) -> None:
+        try:
+            with runstate.ensure(self.registry).tx() as conn:
+                conn.execute("UPDATE runs SET status='Failed', error=?, ended_at=? WHERE id=? AND status='Queued'",
+                             (error, runstate.now(), run_id))
+        except Exception:
+            pass
+
+    def _snapshot(self, code: Path | None, dest: Path) -> None:
+        if code is None:
+            dest.mkdir()
+        elif code.is_file():
+            dest.mkdir()
+            shutil.copy2(code, dest / code.name)
+        else:
+            shutil.copytree(code, dest, ignore=shutil.ignore_patterns(*SNAPSHOT_IGNORE), symlinks=True)
+
+    def _resolve_input(self, name: str, value: str) -> str:
+        """A local path, ``azureml://datastores/<ds>/paths/<p>``, ``azureml:NAME:VERSION``/``NAME@latest``,
+        or a path in the default datastore -> an absolute local path."""
+        if value.startswith("azureml:") and not value.startswith("azureml://"):
+            asset_name, version = specs.parse_model_ref(value)
+            asset = self.get_data_asset(asset_name, version)
+            return self._resolve_input(name, asset.path)
+        parsed = parse_uri(value)
+        if parsed:
+            rel = clean_store_path(parsed[1])
+            p = safe_join(self._datastore_folder(parsed[0]), rel) if rel else self._datastore_folder(parsed[0])
+            if not p.exists():
+                raise NotFound(f"input {name!r}: {value} not found", f"upload it with `leafctl data upload SRC {rel}`")
+            return str(p)
+        if "://" in value:
+            raise UsageError(f"input {name!r}: {value} is not a path this backend can read",
+                             "use a local path, azureml://datastores/<ds>/paths/<path> or azureml:NAME:VERSION")
+        local = Path(value).expanduser()
+        if local.exists():
+            return str(local.resolve())
+        if not local.is_absolute() and ".." not in Path(value).parts:
+            p = self._datastore_folder(None) / clean_store_path(value)
+            if p.exists():
+                return str(p)
+        raise NotFound(f"input {name!r}: {value} not found (neither a local path nor in the default datastore)",
+                       "check the path, or upload it with `leafctl data upload`")
+
+    def _resolve_dest(self, name: str, dest: str) -> str:
+        """Where an output is also copied when the run completes (Azure's upload-mode output path)."""
+        parsed = parse_uri(dest)
+        if parsed:
+            return str(self._datastore_folder(parsed[0]) / clean_store_path(parsed[1]))
+        if "://" in dest or dest.startswith("azureml:"):
+            raise UsageError(f"output {name!r}: {dest} is not a destination this backend can write",
+                             "use a local folder or azureml://datastores/<ds>/paths/<path>")
+        return str(Path(dest).expanduser().resolve())
+
+    def _datastore_folder(self, name: str | None) -> Path:
+        ds = self.get_datastore(name)
+        if not ds.path:
+            raise UsageError(f"datastore {ds.name!r} is not a local folder", "local runs read local datastores only")
+        return Path(ds.path)
+
+    # -- read ----------------------------------------------------------------------------------------
+
+    def _row(self, run_id: str):
+        reg = runstate.ensure(self.registry)
+        row = reg.one("SELECT * FROM runs WHERE id=?", (run_id,))
+        if row is None:
+            raise NotFound(f"run {run_id!r} not found in workspace {self.workspace_name!r}", "see `leafctl run list`")
+        if runstate.reap(reg, self.ws, row):
+            row = reg.one("SELECT * FROM runs WHERE id=?", (run_id,))
+        return row
+
+    def get_run(self, run_id: str) -> Run:
+        return runstate.to_run(self.ws, self._row(run_id))
+
+    def list_runs(self, experiment: str | None = None, status: str | None = None) -> list[Run]:
+        reg = runstate.ensure(self.registry)
+        rows = reg.query("SELECT * FROM runs ORDER BY seq DESC")
+        out = []
+        for row in rows:
+            if runstate.reap(reg, self.ws, row):
+                row = reg.one("SELECT * FROM runs WHERE id=?", (row["id"],))
+            if experiment and row["experiment"] != experiment:
+                continue
+            if status and row["status"].lower() != status.lower():
+                continue
+            out.append(runstate.to_run(self.ws, row))
+        return out
+
+    def run_logs(self, run_id: str, follow: bool = False) -> Iterator[str]:
+        self._row(run_id)
+        path = runstate.run_dir(self.ws, run_id) / "logs" / "std_log.txt"
+        pending = b""
+        pos = 0
+        while True:
+            # Read the status before the file: a run seen terminal here has written all its output.
+            done = not follow or self.get_run(run_id).done
+            try:
+                with open(path, "rb") as f:
+                    f.seek(pos)
+                    chunk = f.read()
+            except FileNotFoundError:
+                chunk = b""
+            pos += len(chunk)
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line.decode("utf-8", "replace")
+            if done:
+                if pending:
+                    yield pending.decode("utf-8", "replace")
+                return
+            if not chunk:
+                time.sleep(POLL)
+
+    def wait_run(self, run_id: str, timeout: float | None = None, on_log: Callable[[str], None] | None = None) -> Run:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if on_log is not None:
+            for line in self._logs_until(run_id, deadline):
+                on_log(line)
+        while True:
+            run = self.get_run(run_id)
+            if run.done:
+                return run
+            if deadline is not None and time.monotonic() >= deadline:
+                raise OperationFailed(f"run {run_id} is still {run.status} after {timeout:g} s",
+                                      f"wait again with `leafctl run wait {run_id}`, or cancel it")
+            time.sleep(POLL)
+
+    def _logs_until(self, run_id: str, deadline: float | None) -> Iterator[str]:
+        for line in self.run_logs(run_id, follow=True):
+            yield line
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+
+    # -- cancel / download -----------------------------------------------------------------------
+
+    def cancel_run(self, run_id: str) -> Run:
+        row = self._row(run_id)
+        if row["status"] in RUN_TERMINAL:
+            raise Conflict(f"run {run_id} already ended ({row['status']})", "nothing to cancel")
+        reg = runstate.ensure(self.registry)
+        with reg.tx() as conn:
+            # A Queued run is cancelled right here: its supervisor sees the status and exits without
+            # running anything. A Running one is flagged and its supervisor signalled to stop the command.
+            conn.execute("UPDATE runs SET status='Canceled', ended_at=?, error='canceled by user' WHERE id=? AND status='Queued'",
+                         (runstate.now(), run_id))
+            conn.execute("UPDATE runs SET cancel_requested=1 WHERE id=? AND status='Running'", (run_id,))
+        row = self._row(run_id)
+        if row["status"] == "Running" and row["pid"] and runstate.supervisor_alive(self.ws, run_id):
+            try:
+                os.kill(row["pid"], signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 30
+        while not (run := self.get_run(run_id)).done and time.monotonic() < deadline:
+            time.sleep(POLL)
+        return run
+
+    def download_run(self, run_id: str, dest: Path, output: str | None = None) -> Path:
+        run = self.get_run(run_id)
+        root = Path(run.outputs_path or "")
+        names = sorted(run.outputs) if output is None else [output]
+        if output is not None and output not in run.outputs:
+            raise NotFound(f"run {run_id} has no output {output!r}", f"its outputs: {', '.join(sorted(run.outputs)) or 'none'}")
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            src = root / name
+            if src.is_dir():
+                shutil.copytree(src, dest / name, dirs_exist_ok=True)
+        return dest
