@@ -1,0 +1,116 @@
+// Fused ESP evaluation: prescriptor forward + action decoding + predictor forward + sum over contexts.
+//
+// One thread per (prescriptor p, context n); a block holds blockDim.x contexts of one prescriptor.
+// The prescriptor's genome and the predictor's action-side weights sit in shared memory (every thread
+// of the block reads the same weights, so shared-memory broadcasts replace global loads). Hidden
+// units are streamed: each hidden value is consumed as soon as it is made, so only the action
+// outputs, the action encoding and the running outcome sums live per thread. Nothing per
+// (prescriptor, context) is written to global memory: each block reduces its contexts in shared
+// memory (fixed order, so results are deterministic) and writes one partial sum per output;
+// the host sums the few partials per prescriptor and divides by N.
+//
+// Layouts (row-major, float32): theta (P, D) with D = C*H + H + H*AOUT + AOUT as [W1 (C,H), b1 (H),
+// W2 (H,AOUT), b2 (AOUT)]; X (N, C) encoded contexts; Zc (N, PH) = X @ Wp1[:C] + bp1 precomputed;
+// Wa (AE, PH) the action rows of the predictor's first layer; Wp2 (PH, O), bp2 (O) with outcome scaling
+// folded in. act_info (n_act, 4) = kind (0 continuous, 1 binary, 2 categorical), output offset, width,
+// encoding offset; act_f (n_act, 4) = lo, hi, mean, std. cost_w (AOUT) per output unit.
+// partial (P, n_cblocks, O + 1): sums of each predicted outcome, then of action cost.
+
+#ifndef ESP_MAX_AOUT
+#define ESP_MAX_AOUT 64
+#endif
+#ifndef ESP_MAX_O
+#define ESP_MAX_O 16
+#endif
+
+extern "C" __global__ void esp_eval_fused(
+    const float* __restrict__ theta, const int D,
+    const float* __restrict__ X, const int N, const int C, const int H, const int AOUT,
+    const int* __restrict__ act_info, const float* __restrict__ act_f, const int n_act,
+    const float* __restrict__ cost_w,
+    const float* __restrict__ Zc, const int PH,
+    const float* __restrict__ Wa, const int AE,
+    const float* __restrict__ Wp2, const float* __restrict__ bp2, const int O,
+    const int n_cblocks,
+    float* __restrict__ partial)
+{
+    extern __shared__ float sh[];
+    float* s_theta = sh;               // D
+    float* s_Wa = s_theta + D;         // AE * PH
+    float* s_W2 = s_Wa + AE * PH;      // PH * O
+    float* s_red = s_W2 + PH * O;      // blockDim.x
+
+    const long long p = blockIdx.x / n_cblocks;
+    const int cb = blockIdx.x % n_cblocks;
+    const float* tp = theta + p * (long long)D;
+    for (int i = threadIdx.x; i < D; i += blockDim.x) s_theta[i] = tp[i];
+    for (int i = threadIdx.x; i < AE * PH; i += blockDim.x) s_Wa[i] = Wa[i];
+    for (int i = threadIdx.x; i < PH * O; i += blockDim.x) s_W2[i] = Wp2[i];
+    __syncthreads();
+
+    const int n = cb * blockDim.x + threadIdx.x;
+    float y[ESP_MAX_O + 1];
+    for (int o = 0; o <= O; ++o) y[o] = 0.0f;
+
+    if (n < N) {  // no early return: every thread must reach the reduction's __syncthreads
+        const float* W1 = s_theta;
+        const float* b1 = W1 + C * H;
+        const float* Wo = b1 + H;
+        const float* bo = Wo + H * AOUT;
+        const float* x = X + (long long)n * C;
+
+        float a[ESP_MAX_AOUT];
+        for (int k = 0; k < AOUT; ++k) a[k] = bo[k];
+        for (int h = 0; h < H; ++h) {
+            float s = b1[h];
+            for (int c = 0; c < C; ++c) s = fmaf(x[c], W1[c * H + h], s);
+            const float t = tanhf(s);
+            for (int k = 0; k < AOUT; ++k) a[k] = fmaf(t, Wo[h * AOUT + k], a[k]);
+        }
+
+        // Decode actions in place: a[] becomes the predictor's action encoding (same width).
+        float cost = 0.0f;
+        for (int j = 0; j < n_act; ++j) {
+            const int kind = act_info[4 * j], off = act_info[4 * j + 1], width = act_info[4 * j + 2];
+            if (kind == 2) {
+                int best = 0;
+                float bv = a[off];
+                for (int i = 1; i < width; ++i)
+                    if (a[off + i] > bv) { bv = a[off + i]; best = i; }
+                for (int i = 0; i < width; ++i) a[off + i] = (i == best) ? 1.0f : 0.0f;
+                cost += cost_w[off + best];
+            } else if (kind == 1) {
+                const float v = a[off] > 0.0f ? 1.0f : 0.0f;
+                a[off] = v;
+                cost += cost_w[off] * v;
+            } else {
+                const float lo = act_f[4 * j], hi = act_f[4 * j + 1];
+                const float mean = act_f[4 * j + 2], sd = act_f[4 * j + 3];
+                const float v = lo + (hi - lo) / (1.0f + expf(-a[off]));
+                a[off] = (v - mean) / sd;
+                cost += cost_w[off] * v;
+            }
+        }
+
+        for (int o = 0; o < O; ++o) y[o] = bp2[o];
+        const float* zc = Zc + (long long)n * PH;
+        for (int j = 0; j < PH; ++j) {
+            float z = zc[j];
+            for (int i = 0; i < AE; ++i) z = fmaf(a[i], s_Wa[i * PH + j], z);
+            z = fmaxf(z, 0.0f);
+            for (int o = 0; o < O; ++o) y[o] = fmaf(z, s_W2[j * O + o], y[o]);
+        }
+        y[O] = cost;
+    }
+
+    for (int o = 0; o <= O; ++o) {
+        s_red[threadIdx.x] = y[o];
+        __syncthreads();
+        for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+            if (threadIdx.x < s) s_red[threadIdx.x] += s_red[threadIdx.x + s];
+            __syncthreads();
+        }
+        if (threadIdx.x == 0) partial[(p * n_cblocks + cb) * (O + 1) + o] = s_red[0];
+        __syncthreads();
+    }
+}
