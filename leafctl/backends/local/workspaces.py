@@ -1,0 +1,96 @@
+"""Local workspaces: folders under ``$LEAFCTL_HOME/workspaces/``, each with its own registry.
+
+The workspace named ``default`` springs into existence on first use, so a fresh install works with
+no setup; any other workspace must be created first, so a typo in a profile is reported, not
+silently turned into a new empty workspace.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from leafctl.backends.base import Workspace
+from leafctl.backends.common import check_name, now_iso
+from leafctl.backends.local.registry import Registry
+from leafctl.errors import Conflict, NotFound
+
+DEFAULT_WORKSPACE = "default"
+DEFAULT_DATASTORE = "workspaceblobstore"
+
+_SCHEMA = "CREATE TABLE IF NOT EXISTS workspace_meta (key TEXT PRIMARY KEY, value TEXT)"
+
+
+class WorkspaceOps:
+    home: Path
+    workspace_name: str
+    _registry: Registry | None
+
+    def _ws_dir(self, name: str) -> Path:
+        return self.home / "workspaces" / name
+
+    def _ws_exists(self, name: str) -> bool:
+        return (self._ws_dir(name) / "registry.sqlite").exists()
+
+    def _init_ws(self, name: str, location: str | None = None) -> Registry:
+        """Create (or complete) a workspace's layout; safe to run concurrently and repeatedly."""
+        root = self._ws_dir(name)
+        for sub in (f"datastores/{DEFAULT_DATASTORE}", "runs", "models"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        reg = Registry(root / "registry.sqlite")
+        reg.ensure_schema("workspace", _SCHEMA)
+        with reg.tx() as conn:
+            # INSERT OR IGNORE: the first creator's timestamp and location win.
+            conn.execute("INSERT OR IGNORE INTO workspace_meta VALUES ('created_at', ?)", (now_iso(),))
+            if location:
+                conn.execute("INSERT OR IGNORE INTO workspace_meta VALUES ('location', ?)", (location,))
+        return reg
+
+    def open_workspace(self) -> Registry:
+        name = check_name("workspace", self.workspace_name)
+        if self._ws_exists(name):
+            return Registry(self._ws_dir(name) / "registry.sqlite")
+        if name == DEFAULT_WORKSPACE:
+            return self._init_ws(name)
+        raise NotFound(f"workspace {name!r} does not exist in {self.home / 'workspaces'}",
+                       f"create it with `leafctl workspace create {name}`")
+
+    def _ws_record(self, name: str) -> Workspace:
+        reg = Registry(self._ws_dir(name) / "registry.sqlite")
+        try:
+            reg.ensure_schema("workspace", _SCHEMA)
+            meta = {r["key"]: r["value"] for r in reg.query("SELECT key, value FROM workspace_meta")}
+        finally:
+            reg.close()
+        return Workspace(name=name, backend="local", location=meta.get("location"),
+                         path=str(self._ws_dir(name)), created_at=meta.get("created_at"))
+
+    def create_workspace(self, name: str, location: str | None = None, exist_ok: bool = True) -> Workspace:
+        check_name("workspace", name)
+        if self._ws_exists(name) and not exist_ok:
+            raise Conflict(f"workspace {name!r} already exists", "use it as it is, or delete it first")
+        self._init_ws(name, location).close()
+        return self._ws_record(name)
+
+    def get_workspace(self, name: str | None = None) -> Workspace:
+        name = check_name("workspace", name or self.workspace_name)
+        if not self._ws_exists(name):
+            if name != DEFAULT_WORKSPACE:
+                raise NotFound(f"workspace {name!r} not found", f"create it with `leafctl workspace create {name}`")
+            self._init_ws(name).close()
+        return self._ws_record(name)
+
+    def list_workspaces(self) -> list[Workspace]:
+        root = self.home / "workspaces"
+        names = {p.name for p in root.iterdir() if (p / "registry.sqlite").exists()} if root.is_dir() else set()
+        names.add(DEFAULT_WORKSPACE)  # always usable: it is created on first use
+        return [self.get_workspace(n) for n in sorted(names)]
+
+    def delete_workspace(self, name: str) -> None:
+        check_name("workspace", name)
+        if not self._ws_exists(name):
+            raise NotFound(f"workspace {name!r} not found", "see `leafctl workspace list`")
+        if name == self.workspace_name and self._registry is not None:
+            self._registry.close()
+            self._registry = None
+        shutil.rmtree(self._ws_dir(name))

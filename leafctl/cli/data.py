@@ -1,0 +1,200 @@
+"""`leafctl data`: datastores (`data store ...`), file transfers, and versioned data assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from leafctl.cli._common import (DryRunOption, FileOption, SetOption, TagOption, YesOption, backend, confirm_destructive,
+                                 emit, info, parse_kv, progress, settings)
+from leafctl.cli._complete import complete_data_names, complete_datastore_names
+from leafctl.errors import UsageError
+
+app = typer.Typer(help="Datastores, file transfers and versioned data assets.", no_args_is_help=True)
+store = typer.Typer(help="Datastores: create, show, list, delete.", no_args_is_help=True)
+app.add_typer(store, name="store")
+
+STORE_COLUMNS = ["name", "type", "account_name", "container_name", "credential", "is_default", "path"]
+ASSET_COLUMNS = ["name", "version", "type", "path", "created_at"]
+DatastoreOpt = Annotated[str | None, typer.Option("--datastore", "-d", help="Datastore (default: profile datastore, else workspaceblobstore).",
+                                                  autocompletion=complete_datastore_names)]
+StoreNameArg = Annotated[str, typer.Argument(help="Datastore name.", autocompletion=complete_datastore_names)]
+
+# az ml v2 datastore YAML: top-level keys, and `credentials:` keys. Secrets must be env:NAME references.
+_STORE_KEYS = {"name", "type", "account_name", "container_name", "filesystem", "endpoint", "protocol", "path", "credentials",
+               "description", "tags", "$schema"}
+_CRED_KEYS = {"account_key", "sas_token", "tenant_id", "client_id", "client_secret"}
+
+
+def _store_spec(doc: dict[str, Any], where: str):
+    import difflib
+
+    from leafctl.backends.base import DatastoreSpec
+
+    fields: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key in ("description", "tags", "$schema"):
+            continue
+        if key == "credentials":
+            if not isinstance(value, dict):
+                raise UsageError(f"{where}: credentials must be a mapping", "e.g. credentials: {account_key: env:STORAGE_KEY}")
+            for ck, cv in value.items():
+                if ck not in _CRED_KEYS:
+                    raise UsageError(f"{where}: unknown credentials key {ck!r}", f"use one of {', '.join(sorted(_CRED_KEYS))}")
+                fields[ck] = None if cv is None else str(cv)
+            continue
+        if key not in _STORE_KEYS and key not in _CRED_KEYS:
+            close = difflib.get_close_matches(str(key), _STORE_KEYS | _CRED_KEYS, n=1)
+            raise UsageError(f"{where}: unknown datastore key {key!r}", f"did you mean {close[0]}?" if close else "see the az ml v2 datastore schema")
+        fields["container_name" if key == "filesystem" else key] = None if value is None else str(value)
+    return DatastoreSpec(**fields)
+
+
+@store.command("create")
+def store_create(
+    name: Annotated[str | None, typer.Argument(help="Datastore name (or `name:` in the YAML).")] = None,
+    type_: Annotated[str | None, typer.Option("--type", "-t", help="local | azure_blob | azure_data_lake_gen2 (default: local).")] = None,
+    path: Annotated[str | None, typer.Option("--path", help="local: an existing folder to expose.")] = None,
+    account_name: Annotated[str | None, typer.Option("--account-name", help="Storage account (azure types).")] = None,
+    container_name: Annotated[str | None, typer.Option("--container-name", help="Blob container or ADLS filesystem.")] = None,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="Storage endpoint suffix, e.g. core.windows.net.")] = None,
+    account_key: Annotated[str | None, typer.Option("--account-key", help="env:NAME reference to the account key.")] = None,
+    sas_token: Annotated[str | None, typer.Option("--sas-token", help="env:NAME reference to a SAS token.")] = None,
+    file: FileOption = None,
+    set_: SetOption = None,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Register a datastore (get-or-create; a different spec for an existing name is a conflict)."""
+    import dataclasses
+
+    from leafctl.specs import apply_sets, read_yaml
+
+    doc: dict[str, Any] = read_yaml(file) if file else {}
+    flags = dict(name=name, type=type_, path=path, account_name=account_name, container_name=container_name,
+                 endpoint=endpoint, account_key=account_key, sas_token=sas_token)
+    doc.update({k: v for k, v in flags.items() if v is not None})
+    spec = _store_spec(apply_sets(doc, set_), file or "datastore spec")
+    if not spec.name:
+        raise UsageError("the datastore has no name", "give NAME, or `name:` in the YAML")
+    if dry_run:
+        from leafctl.profiles import is_reference
+
+        shown = dataclasses.asdict(spec)
+        for k in _CRED_KEYS:  # secrets are references already; anything else is hidden anyway
+            if shown.get(k) is not None and not is_reference(shown[k]) and k in ("account_key", "sas_token", "client_secret"):
+                shown[k] = "<redacted>"
+        emit({k: v for k, v in shown.items() if v is not None})
+        return
+    emit(backend().create_datastore(spec))
+
+
+@store.command("show")
+def store_show(name: Annotated[str | None, typer.Argument(help="Datastore name (default: the default one).",
+                                                          autocompletion=complete_datastore_names)] = None) -> None:
+    """Show a datastore (never its secrets)."""
+    emit(backend().get_datastore(name))
+
+
+@store.command("list")
+def store_list() -> None:
+    """List datastores."""
+    emit(backend().list_datastores(), STORE_COLUMNS)
+
+
+@store.command("delete")
+def store_delete(name: StoreNameArg, yes: YesOption = False) -> None:
+    """Forget a datastore; its files are left where they are."""
+    b = backend()
+    b.get_datastore(name)
+    confirm_destructive(f"delete datastore {name}", yes)
+    b.delete_datastore(name)
+    info(f"deleted datastore {name}")
+    emit({"name": name, "deleted": True})
+
+
+@app.command()
+def upload(
+    src: Annotated[Path, typer.Argument(help="A local file or folder.")],
+    path: Annotated[str | None, typer.Option("--path", help="Destination in the datastore (default: profile data_path, "
+                                                            "else the source's name).")] = None,
+    datastore: DatastoreOpt = None,
+) -> None:
+    """Upload a file or folder; files whose MD5 is unchanged are skipped."""
+    dest = path if path is not None else settings().get("data_path", "")
+    with progress(f"upload {src.name}") as bar:
+        emit(backend().upload(src, dest, datastore=datastore, progress=bar))
+
+
+@app.command()
+def download(
+    path: Annotated[str, typer.Argument(help="A datastore path or azureml://datastores/<ds>/paths/<p> URI.")],
+    dest: Annotated[Path, typer.Option("--dest", help="Local folder to write into.")] = Path("."),
+    datastore: DatastoreOpt = None,
+) -> None:
+    """Download a file, or a folder's contents, into --dest. Unsafe stored names are refused."""
+    with progress(f"download {path}") as bar:
+        emit(backend().download(path, dest, datastore=datastore, progress=bar))
+
+
+@app.command()
+def ls(
+    path: Annotated[str, typer.Argument(help="A datastore path (default: everything).")] = "",
+    datastore: DatastoreOpt = None,
+) -> None:
+    """List files under a datastore path."""
+    emit(backend().ls(path, datastore=datastore), ["path", "size", "modified_at"])
+
+
+@app.command()
+def create(
+    name: Annotated[str | None, typer.Argument(help="Data asset name (or `name:` in the YAML).")] = None,
+    path: Annotated[str | None, typer.Option("--path", help="A local path (snapshotted), a datastore path or an azureml:// URI.")] = None,
+    type_: Annotated[str | None, typer.Option("--type", "-t", help="uri_file | uri_folder (default: detected).")] = None,
+    version: Annotated[str | None, typer.Option("--version", help="Explicit version (default: the next one).")] = None,
+    description: Annotated[str | None, typer.Option("--description", help="A description.")] = None,
+    tag: TagOption = None,
+    file: FileOption = None,
+    set_: SetOption = None,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Create a version of a data asset."""
+    from leafctl.specs import apply_sets, read_yaml
+
+    doc: dict[str, Any] = read_yaml(file) if file else {}
+    unknown = set(doc) - {"$schema", "name", "path", "type", "version", "description", "tags"}
+    if unknown:
+        raise UsageError(f"{file}: unknown data asset key {sorted(unknown)[0]!r}", "use name, path, type, version, description, tags")
+    if file and doc.get("path") and not str(doc["path"]).startswith("azureml:") and not Path(str(doc["path"])).is_absolute():
+        local = Path(file).resolve().parent / str(doc["path"])
+        if local.exists():  # a relative local path in a file is relative to the file, as in az ml
+            doc["path"] = str(local)
+    flags = dict(name=name, path=path, type=type_, version=version, description=description)
+    doc.update({k: v for k, v in flags.items() if v is not None})
+    doc["tags"] = {**(doc.get("tags") or {}), **parse_kv(tag)}
+    doc = apply_sets(doc, set_)
+    if not doc.get("name") or not doc.get("path"):
+        raise UsageError("a data asset needs a name and --path", "e.g. leafctl data create train --path ./data/train.csv")
+    spec = dict(name=str(doc["name"]), path=str(doc["path"]), type=doc.get("type"),
+                version=None if doc.get("version") is None else str(doc["version"]), description=doc.get("description"),
+                tags={str(k): str(v) for k, v in (doc.get("tags") or {}).items()})
+    if dry_run:
+        emit(spec)
+        return
+    emit(backend().create_data_asset(**spec))
+
+
+@app.command()
+def show(ref: Annotated[str, typer.Argument(help="NAME or NAME:VERSION (default: latest).", autocompletion=complete_data_names)]) -> None:
+    """Show a data asset version."""
+    from leafctl.backends.common import split_name_version
+
+    name, version = split_name_version(ref)
+    emit(backend().get_data_asset(name, version))
+
+
+@app.command("list")
+def list_(name: Annotated[str | None, typer.Argument(help="With a name: all its versions.", autocompletion=complete_data_names)] = None) -> None:
+    """List data assets (latest version of each), or every version of one."""
+    emit(backend().list_data_assets(name), ASSET_COLUMNS)

@@ -1,0 +1,89 @@
+"""`leafctl model`: register, show, list, download (with --best), delete.
+
+`model prescribe` (the ESP engine) belongs here too, as one more command on ``app``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leafctl.cli._common import TagOption, YesOption, backend, confirm_destructive, emit, info, parse_kv
+from leafctl.cli._complete import complete_model_names, complete_run_ids
+from leafctl.errors import UsageError
+
+app = typer.Typer(help="Registered models: register, download, prescribe.", no_args_is_help=True)
+
+COLUMNS = ["name", "version", "type", "tags", "run_id", "created_at"]
+ModelArg = Annotated[str, typer.Argument(help="Model name.", autocompletion=complete_model_names)]
+
+
+@app.command()
+def register(
+    name: ModelArg,
+    path: Annotated[Path | None, typer.Option("--path", help="A local file or folder to register.")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Register from a completed run's outputs.", autocompletion=complete_run_ids)] = None,
+    output: Annotated[str | None, typer.Option("--output", help="With --run: the output folder to register (default: all outputs).")] = None,
+    type_: Annotated[str, typer.Option("--type", "-t", help="custom | mlflow.")] = "custom",
+    tag: TagOption = None,
+    description: Annotated[str | None, typer.Option("--description", help="A description.")] = None,
+) -> None:
+    """Register a new version of a model (versions count up: 1, 2, ...)."""
+    emit(backend().register_model(name, path=path, run_id=run, output=output, type=type_, tags=parse_kv(tag),
+                                  description=description))
+
+
+@app.command()
+def show(ref: Annotated[str, typer.Argument(help="NAME or NAME:VERSION (default: latest).", autocompletion=complete_model_names)]) -> None:
+    """Show a model version."""
+    from leafctl.backends.common import split_name_version
+
+    name, version = split_name_version(ref)
+    emit(backend().get_model(name, version))
+
+
+@app.command("list")
+def list_(name: Annotated[str | None, typer.Argument(help="With a name: all its versions.", autocompletion=complete_model_names)] = None) -> None:
+    """List models (latest version of each), or every version of one."""
+    emit(backend().list_models(name), COLUMNS)
+
+
+@app.command()
+def download(
+    name: ModelArg,
+    version: Annotated[str | None, typer.Option("--version", help="Version to download (default: latest).")] = None,
+    best: Annotated[str | None, typer.Option("--best", help="Pick the version with the highest value of this numeric tag.")] = None,
+    lowest: Annotated[bool, typer.Option("--lowest", help="With --best: pick the lowest value instead (losses, errors).")] = False,
+    output_path: Annotated[Path | None, typer.Option("--output-path", help="Folder to write into (default: ./NAME).")] = None,
+) -> None:
+    """Download a model's files plus metadata.json (name, version, tags, metrics)."""
+    from leafctl.backends.common import pick_best, write_metadata
+
+    if version and best:
+        raise UsageError("give --version or --best, not both", "--best TAG picks the version for you")
+    if lowest and not best:
+        raise UsageError("--lowest needs --best TAG", "e.g. --best loss --lowest")
+    b = backend()
+    model = pick_best(b.list_models(name) or [b.get_model(name)], best, lowest) if best else b.get_model(name, version)
+    dest = output_path if output_path is not None else Path(name)
+    b.download_model(name, model.version, dest)
+    write_metadata(dest, model)
+    info(f"downloaded {name}:{model.version} to {dest}")
+    emit({**model.to_dict(), "output_path": str(dest)})
+
+
+@app.command()
+def delete(
+    name: ModelArg,
+    version: Annotated[str | None, typer.Option("--version", help="Delete only this version (default: all versions).")] = None,
+    yes: YesOption = False,
+) -> None:
+    """Delete a model version, or every version of a model."""
+    b = backend()
+    b.get_model(name, version)  # NotFound before asking
+    confirm_destructive(f"delete model {name}" + (f" version {version}" if version else " (all versions)"), yes)
+    b.delete_model(name, version)
+    info(f"deleted model {name}" + (f":{version}" if version else ""))
+    emit({"name": name, "version": version, "deleted": True})
