@@ -8,7 +8,8 @@ goes through ``.predict(table)`` and the results land in ``OUTPUT_DIR/prediction
 
 ``table`` is a pandas DataFrame when pandas is installed; otherwise a ``Table``: a dict of column name
 -> list of values (numbers parsed as float) with ``.columns``, ``len()``, ``to_dict("list")`` and
-``to_numpy()``, which is enough for a model that reads columns by name. Models saved with mlflow's
+``to_numpy()``, which is enough for a model that reads columns by name (a leafctl ESP model is asked
+through its pandas-free ``prescribe_columns`` instead). Models saved with mlflow's
 cloudpickle ``python_model`` need mlflow itself and are refused with a clear message.
 """
 
@@ -124,6 +125,15 @@ def columns_of(pred: Any, n: int) -> dict[str, list]:
     return {"prediction": pred}
 
 
+def predict(model: Any, table: Any) -> dict[str, list]:
+    """``model.predict(table)`` as columns. Without pandas, a leafctl ESP model is asked through its
+    pandas-free ``prescribe_columns`` (its ``predict`` needs pandas); any other model gets the Table."""
+    if isinstance(table, Table) and hasattr(model, "prescribe_columns"):
+        header, rows = model.prescribe_columns(table.to_dict("list"))
+        return {h: [r[j] for r in rows] for j, h in enumerate(header)}
+    return columns_of(model.predict(table), len(table))
+
+
 def _cell(v: Any) -> str:
     if hasattr(v, "item"):
         v = v.item()
@@ -142,7 +152,7 @@ def score(model_dir: Path, inp: Path, out_dir: Path) -> int:
         w = csv.writer(f)
         for path in files:
             table = read_table(path)
-            cols = columns_of(model.predict(table), len(table))
+            cols = predict(model, table)
             names = list(cols)
             if header is None:
                 header = names
@@ -165,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         score(Path(args[0]), Path(args[1]), Path(args[2]))
-    except (ScoringError, OSError, ImportError) as e:
+    except (ScoringError, OSError, ImportError, ValueError, KeyError) as e:
         print(f"error: batch scoring failed: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
     return 0

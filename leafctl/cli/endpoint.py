@@ -1,0 +1,84 @@
+"""`leafctl endpoint`: batch endpoints serving a registered model; `invoke` scores a CSV file or folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from leafctl.cli._common import DryRunOption, FileOption, SetOption, YesOption, backend, confirm_destructive, emit, info
+from leafctl.cli._complete import _names, complete_compute_names
+
+app = typer.Typer(help="Batch endpoints serving a registered model.", no_args_is_help=True)
+
+COLUMNS = ["name", "model", "compute", "deployment", "state", "created_at"]
+
+
+def complete_endpoint_names(ctx: click.Context, incomplete: str) -> list[str]:
+    return _names(ctx, "SELECT name FROM endpoints", incomplete)
+
+
+NameArg = Annotated[str, typer.Argument(help="Endpoint name.", autocompletion=complete_endpoint_names)]
+
+
+@app.command()
+def create(
+    name: Annotated[str | None, typer.Argument(help="Endpoint name (or `name:` in -f).")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Registered model: NAME:VERSION or NAME@latest.")] = None,
+    compute: Annotated[str | None, typer.Option("--compute", "-c", help="Compute the scoring runs use (default: the profile's, else local).",
+                                                autocompletion=complete_compute_names)] = None,
+    file: FileOption = None,
+    set_: SetOption = None,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Create a batch endpoint with a deployment of a registered model (get-or-create)."""
+    from leafctl import specs
+
+    doc = specs.read_yaml(file) if file else {}
+    for key, value in (("name", name), ("model", model), ("compute", compute)):
+        if value:
+            doc[key] = value
+    spec = specs.endpoint_from_doc(specs.apply_sets(doc, set_), where=file or "flags")
+    if dry_run:
+        emit(spec)
+        return
+    emit(backend().create_endpoint(spec["name"], spec["model"], compute=spec["compute"]))
+
+
+@app.command()
+def show(name: NameArg) -> None:
+    """Show a batch endpoint."""
+    emit(backend().get_endpoint(name))
+
+
+@app.command("list")
+def list_() -> None:
+    """List batch endpoints."""
+    emit(backend().list_endpoints(), COLUMNS)
+
+
+@app.command()
+def delete(name: NameArg, yes: YesOption = False) -> None:
+    """Delete a batch endpoint (the model stays registered)."""
+    b = backend()
+    b.get_endpoint(name)  # NotFound before asking for confirmation
+    confirm_destructive(f"delete endpoint {name}", yes)
+    b.delete_endpoint(name)
+    info(f"deleted endpoint {name}")
+    emit({"name": name, "deleted": True})
+
+
+@app.command()
+def invoke(
+    name: NameArg,
+    input_: Annotated[str, typer.Option("--input", "-i", help="CSV file or folder of CSVs: a local path, azureml:// URI or azureml:ASSET:VERSION.")],
+    output_path: Annotated[Path | None, typer.Option("--output-path", help="Also copy predictions.csv into this folder when done.")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Stream the scoring run's logs until it ends (exit 1 if it fails).")] = False,
+) -> None:
+    """Score a CSV file or folder with the endpoint's model: starts a batch scoring run."""
+    from leafctl.cli.run import _local_path, follow_or_return
+
+    run = backend().invoke_endpoint(name, _local_path(input_), output=output_path.resolve() if output_path else None)
+    follow_or_return(run, wait)
