@@ -1,0 +1,142 @@
+"""Versioned assets on Azure: data assets (azureml://datastores/... URIs) and environments.
+
+Local files are not uploaded by azure-ai-ml: leafctl moves bytes itself (StorageOps.upload, azure-storage-blob)
+to the default datastore and registers the ``azureml://datastores/<ds>/paths/<path>`` URI, as DESIGN.md says.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from leafctl.backends.base import DataAsset, Environment
+from leafctl.backends.azure.workspaces import _iso
+from leafctl.errors import UsageError
+
+DATASTORE_URI = re.compile(r"^azureml://(?:subscriptions/[^/]+/resourcegroups/[^/]+/workspaces/[^/]+/)?"
+                           r"datastores/(?P<ds>[^/]+)/paths/(?P<path>.*)$", re.I)
+REMOTE = ("azureml://", "https://", "http://", "abfss://", "wasbs://", "adl://")
+
+
+def fix_uri(path: Any) -> str:
+    """``Path("azureml://x")`` collapses the double slash; give the URI back its shape."""
+    s = str(path)
+    for scheme in ("azureml", "https", "http", "abfss", "wasbs", "adl"):
+        if s.startswith(f"{scheme}:/") and not s.startswith(f"{scheme}://"):
+            return f"{scheme}://" + s[len(scheme) + 2:]
+    return s
+
+
+def split_datastore_uri(uri: str) -> tuple[str, str] | None:
+    m = DATASTORE_URI.match(uri)
+    return (m.group("ds"), m.group("path").strip("/")) if m else None
+
+
+def short_uri(uri: str | None) -> str | None:
+    """The long datastore URI the service returns, as the short form users write."""
+    hit = split_datastore_uri(uri or "")
+    return f"azureml://datastores/{hit[0]}/paths/{hit[1]}" if hit else uri
+
+
+def _created(entity: Any) -> str | None:
+    ctx = getattr(entity, "creation_context", None)
+    return _iso(getattr(ctx, "created_at", None)) if ctx else None
+
+
+def data_record(d: Any) -> DataAsset:
+    return DataAsset(name=d.name, version=str(d.version), path=short_uri(d.path) or "", type=d.type or "uri_folder",
+                     description=d.description, tags=dict(d.tags or {}), created_at=_created(d))
+
+
+def environment_record(e: Any) -> Environment:
+    conda = e.conda_file
+    if isinstance(conda, dict):
+        import yaml
+
+        conda = yaml.safe_dump(conda, sort_keys=False)
+    return Environment(name=e.name, version=str(e.version), image=e.image, conda_file=conda,
+                       description=e.description, created_at=_created(e))
+
+
+class AssetOps:
+    # ----- helpers shared with models and endpoints -----
+    def _remote_path(self, path: Any, prefix: str) -> str:
+        """A registered-asset path: remote URIs as given, local files uploaded to the default datastore."""
+        s = fix_uri(path)
+        if s.startswith(REMOTE):
+            return s
+        if s.startswith("azureml:"):  # a short form the SDK resolves itself (azureml:name:version)
+            return s
+        local = Path(s)
+        if not local.exists():
+            raise UsageError(f"{s} is neither an existing local path nor an azureml:// URI",
+                             "pass a local file or folder, or azureml://datastores/<ds>/paths/<path>")
+        dest = f"{prefix}/{uuid.uuid4().hex[:12]}"
+        if local.is_file():
+            dest = f"{dest}/{local.name}"
+        return self.upload(local, dest).uri
+
+    # ----- data assets -----
+    def create_data_asset(self, name: str, path: str, type: str | None = None, version: str | None = None,
+                          description: str | None = None, tags: dict[str, str] | None = None) -> DataAsset:
+        from azure.ai.ml.entities import Data
+
+        src = fix_uri(path)
+        if type is None:
+            if Path(src).exists():
+                type = "uri_file" if Path(src).is_file() else "uri_folder"
+            else:
+                last = src.rstrip("/").rsplit("/", 1)[-1]
+                type = "uri_file" if ("." in last and not src.endswith("/")) else "uri_folder"
+        if type not in ("uri_file", "uri_folder", "mltable"):
+            raise UsageError(f"data asset type {type!r} is not known", "use uri_file or uri_folder")
+        remote = self._remote_path(src, f"LocalUpload/data/{name}")
+        entity = Data(name=name, version=version, path=remote, type=type, description=description, tags=tags or {})
+        return data_record(self.client.data.create_or_update(entity))
+
+    def get_data_asset(self, name: str, version: str | None = None) -> DataAsset:
+        if version and version != "latest":
+            return data_record(self.client.data.get(name, version=str(version)))
+        return data_record(self.client.data.get(name, label="latest"))
+
+    def list_data_assets(self, name: str | None = None) -> list[DataAsset]:
+        if name:
+            return [data_record(d) for d in self.client.data.list(name=name)]
+        out: list[DataAsset] = []
+        for container in self.client.data.list():
+            out.extend(data_record(d) for d in self.client.data.list(name=container.name))
+        return out
+
+    # ----- environments -----
+    def create_environment(self, env: Environment) -> Environment:
+        from azure.ai.ml.entities import Environment as AzEnvironment
+
+        if not env.image:
+            raise UsageError("an Azure environment needs a docker image", "pass --image, e.g. mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04")
+        conda: Any = None
+        if env.conda_file:
+            p = Path(env.conda_file)
+            if "\n" not in env.conda_file and p.exists():
+                conda = str(p)
+            else:
+                import yaml
+
+                conda = yaml.safe_load(env.conda_file)
+                if not isinstance(conda, dict):
+                    raise UsageError("the conda file is not a YAML mapping", "give a conda environment.yml")
+        entity = AzEnvironment(name=env.name, version=env.version, image=env.image, conda_file=conda,
+                               description=env.description)
+        return environment_record(self.client.environments.create_or_update(entity))
+
+    def get_environment(self, name: str, version: str | None = None) -> Environment:
+        if version and version != "latest":
+            return environment_record(self.client.environments.get(name, version=str(version)))
+        return environment_record(self.client.environments.get(name, label="latest"))
+
+    def list_environments(self) -> list[Environment]:
+        out: list[Environment] = []
+        for container in self.client.environments.list():
+            out.extend(environment_record(e) for e in self.client.environments.list(name=container.name))
+        return out

@@ -1,0 +1,183 @@
+"""Map azure-core / azure-ai-ml exceptions onto leafctl's errors (one line, a documented exit code).
+
+ClientAuthenticationError (incl. azure-identity's CredentialUnavailableError) and HTTP 401/403 -> AuthError
+(exit 4); ResourceNotFoundError / 404 -> NotFound (3); ResourceExistsError / 409 -> Conflict (5); any other
+HttpResponseError -> OperationFailed (1); azure-ai-ml's ValidationException and marshmallow errors ->
+UsageError (2). ``wrap_backend`` applies the mapping to every Backend method of a class, so the mixins
+(and teammates' mixins) stay free of try/except boilerplate.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from leafctl.errors import AuthError, Conflict, LeafctlError, NotFound, OperationFailed, UsageError
+
+AUTH_HINTS = {
+    "default": "run `az login` (DefaultAzureCredential tried environment variables, workload and managed identity, "
+               "the Azure CLI, PowerShell and the developer CLI), or set auth = \"service-principal\" with tenant_id, "
+               "client_id and client_secret = \"env:NAME\" in the profile",
+    "cli": "run `az login` (and `az account set -s <subscription>`), or choose another auth mode with "
+           "`leafctl config set auth default`",
+    "managed-identity": "run on an Azure host with a managed identity (set client_id for a user-assigned one), "
+                        "or `leafctl config set auth cli` after `az login`",
+    "service-principal": "check tenant_id, client_id and the variable that client_secret names, "
+                         "or `leafctl config set auth cli` after `az login`",
+}
+
+# REST collection name -> what users call it.
+_KINDS = {
+    "computes": "compute", "datastores": "datastore", "models": "model", "data": "data asset",
+    "environments": "environment", "batchendpoints": "endpoint", "deployments": "deployment",
+    "workspaces": "workspace", "jobs": "run", "codes": "code asset", "components": "component",
+}
+
+
+def _short(text: str) -> str:
+    text = " ".join((text or "").split())
+    # azure-core appends "Code: X Message: Y" after the first line; keep the first statement only.
+    text = re.split(r"\s(?:Code|Message|Target|Additional Information|Exception Details):", text)[0]
+    return text[:400]
+
+
+def _what_from_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    path = url.split("?", 1)[0]
+    m = re.search(r"/providers/Microsoft\.MachineLearningServices/(.+)$", path, re.I)
+    if not m:
+        return None
+    segs = [s for s in m.group(1).split("/") if s]
+    if len(segs) % 2:
+        segs = segs[:-1]
+    if len(segs) < 2:
+        return None
+    if segs[-2].lower() == "versions" and len(segs) >= 4:
+        kind = _KINDS.get(segs[-4].lower(), segs[-4])
+        return f"{kind} '{segs[-3]}' version {segs[-1]}"
+    kind = _KINDS.get(segs[-2].lower(), segs[-2])
+    where = f" in workspace '{segs[1]}'" if len(segs) > 2 and segs[0].lower() == "workspaces" else ""
+    return f"{kind} '{segs[-1]}'{where}"
+
+
+def _status(e: Exception) -> int | None:
+    code = getattr(e, "status_code", None)
+    if code is None and getattr(e, "response", None) is not None:
+        code = getattr(e.response, "status_code", None)
+    return code
+
+
+def _service_message(e: Exception) -> str:
+    err = getattr(e, "error", None)
+    if err is not None and getattr(err, "message", None):
+        code = getattr(err, "code", None)
+        return _short(f"{err.message} ({code})" if code else err.message)
+    return _short(getattr(e, "message", None) or str(e))
+
+
+def translate(e: BaseException, auth: str = "default") -> LeafctlError | None:
+    """The leafctl error for an SDK exception, or None when ``e`` is not one we know."""
+    if isinstance(e, LeafctlError):
+        return e
+    try:
+        from azure.core import exceptions as ce
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(e, ce.ClientAuthenticationError) and _status(e) not in (403,):
+        if _status(e) == 401:
+            return AuthError(f"Azure rejected the credential (HTTP 401): {_service_message(e)}", AUTH_HINTS.get(auth))
+        return AuthError(f"could not sign in to Azure with auth = \"{auth}\": {_short(getattr(e, 'message', None) or str(e))}",
+                         AUTH_HINTS.get(auth))
+    if isinstance(e, ce.HttpResponseError):
+        status = _status(e)
+        url = None
+        resp = getattr(e, "response", None)
+        if resp is not None and getattr(resp, "request", None) is not None:
+            url = resp.request.url
+        what = _what_from_url(url)
+        msg = _service_message(e)
+        if status == 403:
+            return AuthError(f"permission denied{' on ' + what if what else ''} (HTTP 403): {msg}",
+                             "ask for a role such as AzureML Data Scientist on the workspace, or check subscription_id "
+                             "and resource_group in the profile")
+        if status == 401:
+            return AuthError(f"Azure rejected the credential (HTTP 401): {msg}", AUTH_HINTS.get(auth))
+        if isinstance(e, ce.ResourceNotFoundError) or status == 404:
+            return NotFound(f"{what or 'resource'} not found", "check the name with the matching `list` command")
+        if isinstance(e, ce.ResourceExistsError) or status == 409:
+            return Conflict(f"{what or 'resource'} already exists or is busy: {msg}", "pick another name or delete it first")
+        if status == 400:
+            return UsageError(f"Azure ML rejected the request{' for ' + what if what else ''}: {msg}", "fix the values and retry")
+        return OperationFailed(f"Azure ML request failed{' for ' + what if what else ''} (HTTP {status}): {msg}",
+                               "retry later; rerun with --debug for details")
+    if isinstance(e, ce.ServiceRequestError):
+        return OperationFailed(f"could not reach Azure: {_short(str(e))}", "check the network connection and proxy settings")
+    if isinstance(e, ce.AzureError):
+        return OperationFailed(f"Azure call failed: {_short(str(e))}", "rerun with --debug for details")
+    from azure.ai.ml.exceptions import MlException, ValidationException
+
+    if isinstance(e, ValidationException):
+        return UsageError(f"invalid input: {_short(e.message)}", "fix the value and retry")
+    if isinstance(e, MlException):
+        return OperationFailed(f"Azure ML: {_short(e.message)}", "rerun with --debug for details")
+    try:
+        from marshmallow import ValidationError
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(e, ValidationError):
+        return UsageError(f"invalid spec: {_short(str(e.messages))}", "fix the listed fields")
+    return None
+
+
+@contextmanager
+def sdk_errors(auth: str = "default") -> Iterator[None]:
+    try:
+        yield
+    except LeafctlError:
+        raise
+    except Exception as e:
+        mapped = translate(e, auth)
+        if mapped is None:
+            raise
+        raise mapped from e
+
+
+def _wrap(fn: Callable) -> Callable:
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen(self: Any, *args: Any, **kwargs: Any):
+            with sdk_errors(self.auth_mode):
+                yield from fn(self, *args, **kwargs)
+        return gen
+
+    @functools.wraps(fn)
+    def call(self: Any, *args: Any, **kwargs: Any):
+        with sdk_errors(self.auth_mode):
+            result = fn(self, *args, **kwargs)
+        if inspect.isgenerator(result):
+            return _mapped_iter(result, self.auth_mode)
+        return result
+    return call
+
+
+def _mapped_iter(it: Iterator, auth: str) -> Iterator:
+    with sdk_errors(auth):
+        yield from it
+
+
+def wrap_backend(cls: type) -> type:
+    """Apply the mapping to every public method the Backend protocol names."""
+    from leafctl.backends.base import Backend
+
+    names = [n for n, v in vars(Backend).items() if callable(v) and not n.startswith("_")]
+    for name in names:
+        fn = getattr(cls, name, None)
+        if fn is not None and not getattr(fn, "_leaf_wrapped", False):
+            wrapped = _wrap(fn)
+            wrapped._leaf_wrapped = True  # type: ignore[attr-defined]
+            setattr(cls, name, wrapped)
+    return cls

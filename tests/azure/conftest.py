@@ -1,0 +1,65 @@
+"""Azure fixtures: the in-memory control plane (fake_arm.py) behind leafctl's MLClient, and an azure profile.
+
+``fake``     a fresh ``fake_arm.FakeAzureML`` (also ``fake_arm.FAKE``) with workspace leaf-ws, and
+             ``LEAFCTL_AZURE_TRANSPORT=fake_arm:factory`` set, so every MLClient leafctl builds talks to it.
+``azure``    the ``cli`` fixture with a config file whose current profile ``az`` has backend = "azure".
+``backend``  an AzureBackend built from that profile, for tests below the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import fake_arm  # noqa: E402  (the same module object the hook imports by this name)
+
+PROFILE = f"""current_profile = "az"
+
+[profiles.az]
+backend = "azure"
+subscription_id = "{fake_arm.SUB}"
+resource_group = "{fake_arm.RG}"
+workspace = "{fake_arm.WS}"
+location = "{fake_arm.LOCATION}"
+auth = "default"
+experiment = "leaf-esp"
+"""
+
+
+@pytest.fixture
+def fake(leaf_env, monkeypatch):
+    f = fake_arm.reset()
+    monkeypatch.setenv("LEAFCTL_AZURE_TRANSPORT", "fake_arm:factory")
+    for var in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME", "AZURE_PASSWORD",
+                "MSI_ENDPOINT", "IDENTITY_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+    return f
+
+
+@pytest.fixture
+def azure_profile(leaf_env, fake):
+    cfg = Path(os.environ["LEAFCTL_CONFIG"])
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text(PROFILE)
+    cfg.chmod(0o600)
+    return cfg
+
+
+@pytest.fixture
+def azure(cli, azure_profile):
+    return cli
+
+
+@pytest.fixture
+def backend(azure_profile):
+    from leafctl.backends.azure import AzureBackend
+    from leafctl.profiles import resolve
+
+    return AzureBackend(resolve())
