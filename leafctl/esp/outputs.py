@@ -152,6 +152,11 @@ def write_model(model_dir: Path, result: EvolveResult, config: EvolveConfig, lay
         f"    loader_module: {LOADER_MODULE}\n"
         f"    python_version: {py}\n"
         f"model_uuid: {uuid.uuid4().hex}\n"
+        # A params schema is what lets MLflow pass predict(..., params={"candidate": ...}) through.
+        "signature:\n"
+        "  inputs: null\n"
+        "  outputs: null\n"
+        "  params: '[{\"name\": \"candidate\", \"type\": \"string\", \"default\": \"knee\", \"shape\": null}]'\n"
         f"utc_time_created: '{dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M:%S.%f')}'\n",
         encoding="utf-8")
     (model_dir / "requirements.txt").write_text(f"mlflow\n{np_req}\npandas\n", encoding="utf-8")

@@ -142,3 +142,13 @@ def test_large_population_does_not_need_dense_matrix():
     F = rng.random((100_000, 2))
     rank, cd = rank_and_crowding(F)
     assert rank.min() == 1 and cd.shape == (100_000,)
+
+
+def test_prefix_min_scan_used_on_gpu_matches_accumulate():
+    import types
+
+    from leafctl.esp.nsga2 import _prefix_min
+
+    fake = types.SimpleNamespace(minimum=np.minimum)  # not numpy: takes the Hillis-Steele branch
+    v = np.random.default_rng(0).random(1000)
+    np.testing.assert_array_equal(_prefix_min(fake, v), np.minimum.accumulate(v))
