@@ -205,3 +205,14 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state not in ("Z", "X")
+
+
+def test_wait_timeout_with_silent_logs(b):
+    from leafctl.errors import OperationFailed
+
+    run = b.submit_run(JobSpec(command="sleep 30"))
+    t0 = time.monotonic()
+    with pytest.raises(OperationFailed, match="still"):
+        b.wait_run(run.id, timeout=0.5, on_log=lambda line: None)
+    assert time.monotonic() - t0 < 5
+    assert b.cancel_run(run.id).status == "Canceled"

@@ -57,11 +57,15 @@ class RunOps:
         values = {f"inputs.{k}": v for k, v in inputs.items()} | {f"outputs.{k}": v for k, v in outputs.items()}
         command = specs.substitute(spec.command, values)
 
-        (rdir / "logs").mkdir(parents=True)
-        (rdir / "outputs").mkdir()
-        for folder in outputs.values():
-            Path(folder).mkdir(parents=True)
-        self._snapshot(code, rdir / "snapshot")
+        try:
+            (rdir / "logs").mkdir(parents=True)
+            (rdir / "outputs").mkdir()
+            for folder in outputs.values():
+                Path(folder).mkdir(parents=True)
+            self._snapshot(code, rdir / "snapshot")
+        except BaseException:
+            shutil.rmtree(rdir, ignore_errors=True)  # no half-made run folder without a registry row
+            raise
 
         record = {"inputs": dict(spec.inputs), "resolved_inputs": inputs, "outputs": outputs, "destinations": dests,
                   "tags": dict(spec.tags), "env_vars": dict(spec.env_vars), "environment": spec.environment,
@@ -194,13 +198,17 @@ class RunOps:
         return out
 
     def run_logs(self, run_id: str, follow: bool = False) -> Iterator[str]:
+        return self._read_logs(run_id, follow, None)
+
+    def _read_logs(self, run_id: str, follow: bool, deadline: float | None) -> Iterator[str]:
+        """Log lines; with ``follow`` until the run ends or ``deadline`` (time.monotonic) passes."""
         self._row(run_id)
         path = runstate.run_dir(self.ws, run_id) / "logs" / "std_log.txt"
         pending = b""
         pos = 0
         while True:
             # Read the status before the file: a run seen terminal here has written all its output.
-            done = not follow or self.get_run(run_id).done
+            done = not follow or self.get_run(run_id).done or (deadline is not None and time.monotonic() >= deadline)
             try:
                 with open(path, "rb") as f:
                     f.seek(pos)
@@ -222,7 +230,7 @@ class RunOps:
     def wait_run(self, run_id: str, timeout: float | None = None, on_log: Callable[[str], None] | None = None) -> Run:
         deadline = None if timeout is None else time.monotonic() + timeout
         if on_log is not None:
-            for line in self._logs_until(run_id, deadline):
+            for line in self._read_logs(run_id, True, deadline):
                 on_log(line)
         while True:
             run = self.get_run(run_id)
@@ -232,12 +240,6 @@ class RunOps:
                 raise OperationFailed(f"run {run_id} is still {run.status} after {timeout:g} s",
                                       f"wait again with `leafctl run wait {run_id}`, or cancel it")
             time.sleep(POLL)
-
-    def _logs_until(self, run_id: str, deadline: float | None) -> Iterator[str]:
-        for line in self.run_logs(run_id, follow=True):
-            yield line
-            if deadline is not None and time.monotonic() >= deadline:
-                return
 
     # -- cancel / download -----------------------------------------------------------------------
 

@@ -81,9 +81,10 @@ class Supervisor:
 
     def claim(self, compute: str) -> str:
         """Try to take a slot. Returns 'claimed', 'wait', or 'gone' (the run is no longer Queued)."""
-        # Runs whose supervisors died must not hold slots or block the queue.
-        for other in self.reg.query("SELECT * FROM runs WHERE compute=? AND status IN ('Queued','Running') AND id<>?",
-                                    (compute, self.run_id)):
+        # Runs whose supervisors died must not hold slots or block the queue (only those can affect us:
+        # the Running ones and the Queued ones ahead).
+        for other in self.reg.query("SELECT * FROM runs WHERE compute=? AND (status='Running' OR (status='Queued' AND seq <"
+                                    " (SELECT seq FROM runs WHERE id=?)))", (compute, self.run_id)):
             runstate.reap(self.reg, self.ws, other)
         slots = _slots(self.backend, compute)
         with self.reg.tx() as conn:
