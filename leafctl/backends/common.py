@@ -138,7 +138,8 @@ def _unlink(p: str | Path) -> None:
 
 
 def walk_files(root: Path) -> list[tuple[str, Path]]:
-    """(relative posix name, path) of every regular file under ``root``, sorted; skips temp files."""
+    """(relative posix name, path) of every file under ``root``, sorted by name as a blob listing is;
+    skips in-flight temp files."""
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
@@ -147,7 +148,7 @@ def walk_files(root: Path) -> list[tuple[str, Path]]:
                 continue  # an in-flight atomic write of another process
             p = Path(dirpath) / fn
             out.append((p.relative_to(root).as_posix(), p))
-    return out
+    return sorted(out)
 
 
 # --- versions --------------------------------------------------------------------------------
