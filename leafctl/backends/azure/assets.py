@@ -135,7 +135,9 @@ class AssetOps:
             return environment_record(self.client.environments.get(name, version=str(version)))
         return environment_record(self.client.environments.get(name, label="latest"))
 
-    def list_environments(self) -> list[Environment]:
+    def list_environments(self, name: str | None = None) -> list[Environment]:
+        if name:
+            return [environment_record(e) for e in self.client.environments.list(name=name)]
         out: list[Environment] = []
         for container in self.client.environments.list():
             out.extend(environment_record(e) for e in self.client.environments.list(name=container.name))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from leafctl.backends.base import Datastore, DatastoreSpec
-from leafctl.errors import UsageError
+from leafctl.errors import Conflict, UsageError
 from leafctl.profiles import is_reference, resolve_secret
 
 TYPES = {"azureblob": "azure_blob", "azure_blob": "azure_blob", "azuredatalakegen2": "azure_data_lake_gen2",
@@ -80,7 +80,21 @@ class DatastoreOps:
         return self._default_ds
 
     def create_datastore(self, spec: DatastoreSpec) -> Datastore:
+        from azure.core.exceptions import ResourceNotFoundError
+
         entity = datastore_entity(spec)
+        try:
+            existing = datastore_record(self.client.datastores.get(spec.name))
+        except ResourceNotFoundError:
+            existing = None
+        if existing is not None:
+            wanted = datastore_record(entity)
+            keys = ("type", "account_name", "container_name", "credential")
+            diff = [f"{k} {getattr(existing, k)!r} -> {getattr(wanted, k)!r}" for k in keys if getattr(existing, k) != getattr(wanted, k)]
+            if diff:
+                raise Conflict(f"datastore '{spec.name}' already exists with a different spec ({', '.join(diff)})",
+                               "delete it first, or pick another name")
+        # Same spec: write it again, which also rotates the secret behind the reference.
         return datastore_record(self.client.datastores.create_or_update(entity), self._default_datastore_name())
 
     def get_datastore(self, name: str | None = None) -> Datastore:
