@@ -148,8 +148,9 @@ def submit(
     follow_or_return(backend().submit_run(spec), wait)
 
 
-# `run evolve` (LEAF-ESP) goes here: build a JobSpec(kind="evolve", ...) or run in-process, then reuse
-# apply_defaults() and follow_or_return() so it prints, waits and exits like `run submit`.
+# `run evolve` (LEAF-ESP) is registered here, e.g. `from leafctl.cli.evolve import evolve` then
+# `app.command("evolve")(evolve)`; it can reuse apply_defaults() and follow_or_return() so it prints,
+# waits and exits like `run submit`. Keep that import cheap: no numpy at module level.
 
 
 @app.command("list")

@@ -52,7 +52,8 @@ class RunOps:
             raise NotFound(f"code path {spec.code} not found", "give --code an existing folder")
 
         run_id = self._new_run_id(experiment)
-        rdir = runstate.run_dir(self.ws, run_id)
+        ws = self.ws.resolve()  # absolute: the command and the supervisor run in other folders
+        rdir = runstate.run_dir(ws, run_id)
         outputs = {name: str(rdir / "outputs" / name) for name in spec.outputs}
         values = {f"inputs.{k}": v for k, v in inputs.items()} | {f"outputs.{k}": v for k, v in outputs.items()}
         command = specs.substitute(spec.command, values)
@@ -72,7 +73,7 @@ class RunOps:
                   "command_template": spec.command}
         # Take the supervisor lock before the row exists and hand the open file to the supervisor: at no
         # moment can a reader see a Queued run without a lock holder and call it dead.
-        lock_fd = os.open(runstate.lock_path(self.ws, run_id), os.O_RDWR | os.O_CREAT, 0o600)
+        lock_fd = os.open(runstate.lock_path(ws, run_id), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
             reg = runstate.ensure(self.registry)
@@ -83,7 +84,7 @@ class RunOps:
                     (run_id, compute, experiment, spec.display_name or run_id, spec.kind, command, runstate.now(),
                      json.dumps(record)),
                 )
-            pid = self._start_supervisor(run_id, lock_fd)
+            pid = self._start_supervisor(ws, run_id, lock_fd)
         except BaseException as e:
             self._fail_submit(run_id, f"could not start the supervisor: {e}")
             raise
@@ -98,14 +99,14 @@ class RunOps:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
         return f"{safe}_{stamp}_{secrets.token_hex(3)}"
 
-    def _start_supervisor(self, run_id: str, lock_fd: int) -> int:
-        logs = runstate.run_dir(self.ws, run_id) / "logs"
+    def _start_supervisor(self, ws: Path, run_id: str, lock_fd: int) -> int:
+        logs = runstate.run_dir(ws, run_id) / "logs"
         with open(logs / "supervisor.txt", "ab") as out:
             p = subprocess.Popen(
-                [sys.executable, "-m", "leafctl.backends.local.supervisor", str(self.ws), run_id, "--lock-fd", str(lock_fd)],
+                [sys.executable, "-m", "leafctl.backends.local.supervisor", str(ws), run_id, "--lock-fd", str(lock_fd)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # detached: survives the CLI, and a terminal's Ctrl-C does not reach it
-                pass_fds=(lock_fd,), cwd=str(self.ws),
+                pass_fds=(lock_fd,), cwd=str(ws),
             )
         return p.pid
 
@@ -167,7 +168,7 @@ class RunOps:
         ds = self.get_datastore(name)
         if not ds.path:
             raise UsageError(f"datastore {ds.name!r} is not a local folder", "local runs read local datastores only")
-        return Path(ds.path)
+        return Path(ds.path).resolve()
 
     # -- read ----------------------------------------------------------------------------------------
 

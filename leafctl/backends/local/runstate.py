@@ -72,7 +72,7 @@ def to_run(ws: Path, row: sqlite3.Row) -> Run:
         display_name=row["display_name"], kind=row["kind"], command=row["command"],
         created_at=row["created_at"], started_at=row["started_at"], ended_at=row["ended_at"],
         exit_code=row["exit_code"], error=row["error"],
-        outputs_path=str(run_dir(ws, row["id"]) / "outputs"),
+        outputs_path=str(run_dir(ws.resolve(), row["id"]) / "outputs"),
         inputs=dict(spec.get("inputs", {})), outputs=dict(spec.get("outputs", {})), tags=dict(spec.get("tags", {})),
     )
 

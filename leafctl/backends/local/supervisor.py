@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             print(f"run {a.run_id} already has a supervisor", file=sys.stderr)
             return 1
-    sup = Supervisor(a.ws, a.run_id)
+    sup = Supervisor(a.ws.resolve(), a.run_id)
     try:
         return sup.main()
     except Exception as e:  # record why, rather than leaving the run for a reader to call "supervisor died"

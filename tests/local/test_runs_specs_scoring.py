@@ -1,0 +1,77 @@
+"""Job spec parsing (leafctl.specs) and pandas-free batch scoring helpers, in-process."""
+
+from __future__ import annotations
+
+import pytest
+
+from leafctl import specs
+from leafctl.backends.base import JobSpec
+from leafctl.backends.local import batch_score
+from leafctl.errors import UsageError
+
+
+def test_placeholders_and_substitution():
+    spec = JobSpec(command="run ${{ inputs.data }} ${{outputs.model}}", inputs={"data": "x"}, outputs={"model": None})
+    specs.check_command(spec)
+    assert specs.substitute(spec.command, {"inputs.data": "/d", "outputs.model": "/m"}) == "run /d /m"
+    with pytest.raises(UsageError, match=r"inputs\.other"):
+        specs.check_command(JobSpec(command="${{inputs.other}}", inputs={"data": "x"}))
+    with pytest.raises(UsageError, match="search_space"):
+        specs.check_command(JobSpec(command="${{search_space.lr}}"))
+    with pytest.raises(UsageError, match="name"):
+        specs.check_command(JobSpec(command="true", inputs={"bad-name": "x"}))
+
+
+def test_apply_sets_dotted_and_promotes_bare_paths():
+    doc = {"inputs": {"data": "./a"}, "tags": {}}
+    specs.apply_sets(doc, ["inputs.data.mode=ro_mount", "tags.n=3", "compute=azureml:gpu", "environment_variables.X=1"])
+    assert doc["inputs"]["data"] == {"path": "./a", "mode": "ro_mount"}
+    assert doc["tags"] == {"n": 3} and doc["environment_variables"] == {"X": 1}
+    spec = specs.job_from_doc({**doc, "command": "echo ${{inputs.data}}"})
+    assert spec.compute == "gpu" and spec.tags == {"n": "3"} and spec.env_vars == {"X": "1"}
+    with pytest.raises(UsageError, match="key=value"):
+        specs.apply_sets({}, ["novalue"])
+
+
+def test_model_refs_and_redaction():
+    assert specs.parse_model_ref("azureml:m:3") == ("m", "3")
+    assert specs.parse_model_ref("m@latest") == ("m", None)
+    assert specs.parse_model_ref("m") == ("m", None)
+    with pytest.raises(UsageError):
+        specs.parse_model_ref("m@prod")
+    assert specs.redact_env("DB_PASSWORD", "hunter2") == "<redacted>"
+    assert specs.redact_env("DB_PASSWORD", "env:PW") == "env:PW"
+    assert specs.redact_env("MODE", "fast") == "fast"
+
+
+def test_table_and_prediction_shapes(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text("x,label\n1,a\n2.5,b\n")
+    t = batch_score.read_table(f)
+    if isinstance(t, batch_score.Table):  # pandas absent: the dict-of-columns adapter
+        assert t.columns == ["x", "label"] and len(t) == 2 and t["x"] == [1.0, 2.5] and t.shape == (2, 2)
+    assert batch_score.columns_of([1, 2], 2) == {"prediction": [1, 2]}
+    assert batch_score.columns_of([[1, 2], [3, 4]], 2) == {"prediction_0": [1, 3], "prediction_1": [2, 4]}
+    assert batch_score.columns_of({"a": (1, 2)}, 2) == {"a": [1, 2]}
+    with pytest.raises(batch_score.ScoringError, match="3 predictions for 2"):
+        batch_score.columns_of([1, 2, 3], 2)
+
+    class Esp:  # the shape of leafctl's ESP pyfunc model: a pandas-free prescribe_columns
+        def prescribe_columns(self, columns):
+            return ["x", "act"], [[x, x * 10] for x in columns["x"]]
+
+    table = batch_score.Table({"x": [1.0, 2.0]})
+    assert batch_score.predict(Esp(), table) == {"x": [1.0, 2.0], "act": [10.0, 20.0]}
+
+
+def test_mlmodel_lookup_and_refusals(tmp_path):
+    (tmp_path / "m" / "inner").mkdir(parents=True)
+    (tmp_path / "m" / "inner" / "MLmodel").write_text("flavors: {python_function: {loader_module: mlflow.pyfunc.model}}\n")
+    assert batch_score.find_mlmodel(tmp_path / "m") == tmp_path / "m" / "inner"
+    with pytest.raises(batch_score.ScoringError, match="needs mlflow"):
+        batch_score.load_model(tmp_path / "m")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(batch_score.ScoringError, match="no MLmodel"):
+        batch_score.find_mlmodel(tmp_path / "empty")
+    assert batch_score.main(["a"]) == 2
+    assert batch_score.main([str(tmp_path / "empty"), str(tmp_path), str(tmp_path / "o")]) == 1
