@@ -136,3 +136,19 @@ def test_cancel_follow_and_timeout(cli, exe):
     t0 = time.monotonic()
     f = exe("run", "logs", r.json()["id"], "--follow")
     assert f.code == 0 and f.stdout == "tick 1\ntick 2\ntick 3\n" and time.monotonic() - t0 < 10
+
+
+def test_output_destination_env_reference_and_completion(cli, exe, tmp_path, monkeypatch):
+    monkeypatch.setenv("RUN_TOKEN", "s3cr3t-value")
+    dest = tmp_path / "published"
+    r = cli("run", "submit", "--command", 'echo "$TOKEN" | wc -c > ${{outputs.m}}/len.txt; echo ok',
+            "--output", f"m={dest}", "--env-var", "TOKEN=env:RUN_TOKEN", "--wait", "-o", "json")
+    assert r.code == 0, r
+    assert (dest / "len.txt").read_text().strip() == str(len("s3cr3t-value") + 1)  # resolved in the supervisor
+    home = Path(r.json()["outputs_path"]).parents[3]
+    leaked = [p for p in home.rglob("*") if p.is_file() and b"s3cr3t-value" in p.read_bytes()]
+    assert leaked == [] and "s3cr3t-value" not in r.stdout + r.stderr
+    rid = r.json()["id"]
+    env = {"_LEAFCTL_COMPLETE": "complete_bash", "COMP_WORDS": f"leafctl run show {rid[:8]}", "COMP_CWORD": "3"}
+    c = exe(env=env)
+    assert c.code == 0 and rid in c.stdout.split(), c
