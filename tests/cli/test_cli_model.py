@@ -110,3 +110,22 @@ def test_eight_processes_register_at_once(exe, model_dir):
     assert versions == [str(i) for i in range(1, 9)]
     listed = exe("model", "list", "esp", "-q", "[].version")
     assert listed.json() == [str(i) for i in range(1, 9)]
+
+
+def test_register_from_real_runs(cli):
+    """End to end with the local run engine: a completed run's output registers; a failed run is refused."""
+    ok = cli("run", "submit", "--command", "mkdir -p ${{outputs.model}} && echo flavors > ${{outputs.model}}/MLmodel",
+             "--output", "model", "--wait", "-o", "json")
+    assert ok.code == 0, ok
+    run_id = ok.json()["id"]
+    m = cli("model", "register", "esp", "--run", run_id, "--output", "model", "--type", "mlflow")
+    assert m.code == 0, m
+    assert m.json()["run_id"] == run_id and (Path(m.json()["path"]) / "MLmodel").exists()
+    assert_error(cli("model", "register", "esp", "--run", run_id, "--output", "nope"), 3, "outputs: model")
+    bad = cli("run", "submit", "--command", "exit 3", "--wait", "-o", "json")
+    failed_id = cli("run", "list", "-q", "[?status=='Failed'].id | [0]").json()
+    assert bad.code == 1 and failed_id
+    assert_error(cli("model", "register", "esp", "--run", failed_id), 2, "Failed")
+    complete = cli(env={"_LEAFCTL_COMPLETE": "complete_bash", "COMP_WORDS": f"leafctl model register x --run {run_id[:8]}",
+                        "COMP_CWORD": "5"})
+    assert run_id in complete.stdout

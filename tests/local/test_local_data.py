@@ -195,3 +195,12 @@ def test_data_asset_versions(backend, src):
         backend.create_data_asset("x", "train", type="uri_file")
     with pytest.raises(UsageError):
         backend.create_data_asset("x", "train", type="mltable")
+
+
+def test_things_in_the_way(backend, src, tmp_path):
+    backend.upload(src / "a.csv", "train")  # "train" is now a file
+    with pytest.raises(Conflict, match="in the way"):
+        backend.upload(src, "train")
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(UsageError, match="is a file"):
+        backend.download("train", tmp_path / "afile")

@@ -69,6 +69,18 @@ def _check_type(path: str, want: str | None, target: Path) -> str:
     return detected
 
 
+def _copy(src: Path, target: Path, progress: Progress) -> int:
+    """One atomic file copy; a file standing where a folder must go is reported, not a traceback."""
+    try:
+        return atomic_copy(src, target, on_chunk=progress.advance)
+    except (NotADirectoryError, FileExistsError, IsADirectoryError) as e:
+        raise Conflict(f"cannot write {target}: {e.strerror or e}", "a file or folder of that name is in the way") from None
+    except PermissionError as e:
+        from leafctl.errors import AuthError
+
+        raise AuthError(f"cannot write {target}: permission denied", "check the folder's permissions") from e
+
+
 class DataOps:
     registry: Registry
     ws: Path
@@ -185,7 +197,7 @@ class DataOps:
                 continue
             if target.is_dir():
                 raise Conflict(f"{name!r} is a folder in datastore {ds.name!r}", "upload to another --path")
-            result.bytes += atomic_copy(p, target, on_chunk=progress.advance)
+            result.bytes += _copy(p, target, progress)
             result.files += 1
         progress.finish()
         return result
@@ -204,6 +216,8 @@ class DataOps:
         ds, root, rel = self._locate(path, datastore)
         dest = Path(dest).expanduser()
         listing = self._listing(root, rel)
+        if dest.exists() and not dest.is_dir():
+            raise UsageError(f"--dest {str(dest)!r} is a file", "give a folder to download into")
         dest.mkdir(parents=True, exist_ok=True)
         # Check every name first (both ends): nothing is written when one entry is unsafe.
         base = root.resolve()
@@ -217,7 +231,7 @@ class DataOps:
         result = TransferResult(datastore=ds.name, path=str(dest), uri=str(dest))
         progress.start(sum(s.stat().st_size for _, s in plan), f"download {rel or ds.name}")
         for target, stored in plan:
-            result.bytes += atomic_copy(stored, target, on_chunk=progress.advance)
+            result.bytes += _copy(stored, target, progress)
             result.files += 1
         progress.finish()
         return result
