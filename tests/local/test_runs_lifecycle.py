@@ -155,6 +155,11 @@ def test_stopped_compute_queues_until_started(b, tmp_path):
     assert b.get_run(run.id).status == "Queued"
     b.start_compute("pausable")
     assert b.wait_run(run.id, timeout=20).status == "Completed"
+    b.stop_compute("pausable")
+    orphan = b.submit_run(JobSpec(command="echo ran", compute="pausable"))
+    b.delete_compute("pausable")  # a queued run whose compute disappears fails, and says why
+    done = b.wait_run(orphan.id, timeout=20)
+    assert done.status == "Failed" and "no longer exists" in done.error
 
 
 def test_cancel_running_and_queued(b, tmp_path):
