@@ -63,3 +63,22 @@ def backend(azure_profile):
     from leafctl.profiles import resolve
 
     return AzureBackend(resolve())
+
+
+from azurite import azurite, azurite_up  # noqa: E402,F401  (session fixtures from the storage engineer's module)
+
+
+@pytest.fixture
+def azure_blob(azure, azurite, fake, azure_profile):
+    """The azure profile with the default datastore's bytes in Azurite (``blob_endpoint`` override)."""
+    from azure.core.exceptions import ResourceExistsError
+
+    with azure_profile.open("a") as f:
+        f.write(f'blob_endpoint = "{azurite.blob_endpoint}"\n')
+    svc = azurite.service_client()
+    for container in ("azureml-blobstore", "azureml"):
+        try:
+            svc.create_container(container)
+        except ResourceExistsError:
+            pass
+    return azure

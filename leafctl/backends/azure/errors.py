@@ -116,14 +116,22 @@ def translate(e: BaseException, auth: str = "default") -> LeafctlError | None:
                                "retry later; rerun with --debug for details")
     if isinstance(e, ce.ServiceRequestError):
         return OperationFailed(f"could not reach Azure: {_short(str(e))}", "check the network connection and proxy settings")
+    from azure.ai.ml.exceptions import MlException, ValidationErrorType, ValidationException
+
+    if isinstance(e, MlException):
+        # azure-ai-ml re-raises with a decorated copy of the message; the cause says what really happened.
+        for cause in _causes(e):
+            if isinstance(cause, ce.HttpResponseError):
+                return translate(cause, auth)
+        for cause in [e, *_causes(e)]:
+            if isinstance(cause, ValidationException):
+                msg = _plain_message(cause)
+                if getattr(cause, "error_type", None) == ValidationErrorType.RESOURCE_NOT_FOUND or "does not exist" in msg:
+                    return NotFound(msg.rstrip("."), "check the name with the matching `list` command")
+                return UsageError(f"invalid input: {msg}", "fix the value and retry")
+        return OperationFailed(f"Azure ML: {_plain_message(e)}", "rerun with --debug for details")
     if isinstance(e, ce.AzureError):
         return OperationFailed(f"Azure call failed: {_short(str(e))}", "rerun with --debug for details")
-    from azure.ai.ml.exceptions import MlException, ValidationException
-
-    if isinstance(e, ValidationException):
-        return UsageError(f"invalid input: {_short(e.message)}", "fix the value and retry")
-    if isinstance(e, MlException):
-        return OperationFailed(f"Azure ML: {_short(e.message)}", "rerun with --debug for details")
     try:
         from marshmallow import ValidationError
     except ImportError:  # pragma: no cover
@@ -131,6 +139,29 @@ def translate(e: BaseException, auth: str = "default") -> LeafctlError | None:
     if isinstance(e, ValidationError):
         return UsageError(f"invalid spec: {_short(str(e.messages))}", "fix the listed fields")
     return None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _plain_message(e: BaseException) -> str:
+    text = _ANSI.sub("", str(getattr(e, "message", None) or e))
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    # The decorated form: "1) Resource was not found. / Details: / (x) <the real message> / Resolutions: ..."
+    for ln in lines:
+        if ln.startswith("(x)"):
+            return _short(ln[3:])
+    return _short(" ".join(lines))
+
+
+def _causes(e: BaseException) -> list[BaseException]:
+    out, seen, cur = [], {id(e)}, e
+    while True:
+        cur = cur.__cause__ or cur.__context__
+        if cur is None or id(cur) in seen:
+            return out
+        seen.add(id(cur))
+        out.append(cur)
 
 
 @contextmanager
