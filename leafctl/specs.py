@@ -155,13 +155,17 @@ def job_from_doc(doc: dict[str, Any], base: Path | None = None, where: str = "jo
     if not isinstance(raw_inputs, dict):
         raise UsageError(f"{where}: inputs must be a mapping", "e.g. inputs: {data: {type: uri_folder, path: ./data}}")
     for name, val in raw_inputs.items():
+        if isinstance(val, dict) and val.get("type") in ("integer", "number", "string", "boolean"):
+            raise UsageError(f"{where}: input {name!r} is a literal ({val['type']}); literal inputs are not supported yet",
+                             "pass the value in the command or as an environment variable")
         if isinstance(val, dict):
             path = val.get("path")
             if path is None:
                 raise UsageError(f"{where}: input {name!r} has no path", "give `path:` (a folder, a file, or azureml:NAME:VERSION)")
             val = path
         if not isinstance(val, str):
-            raise UsageError(f"{where}: input {name!r} must be a path or a mapping with `path:`", "literal inputs are not supported yet")
+            raise UsageError(f"{where}: input {name!r} is not a path (literal inputs are not supported yet)",
+                             "give a path or a mapping with `path:`; pass values in the command or as environment variables")
         inputs[str(name)] = _rel(val, base)
     outputs: dict[str, str | None] = {}
     raw_outputs = doc.get("outputs") or {}

@@ -221,3 +221,9 @@ def test_wait_timeout_with_silent_logs(b):
         b.wait_run(run.id, timeout=0.5, on_log=lambda line: None)
     assert time.monotonic() - t0 < 5
     assert b.cancel_run(run.id).status == "Canceled"
+
+
+def test_env_reference_must_be_set(b, monkeypatch):
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    with pytest.raises(UsageError, match="NOT_SET_ANYWHERE"):
+        b.submit_run(JobSpec(command="true", env_vars={"T": "env:NOT_SET_ANYWHERE"}))

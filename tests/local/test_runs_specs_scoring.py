@@ -75,3 +75,9 @@ def test_mlmodel_lookup_and_refusals(tmp_path):
         batch_score.find_mlmodel(tmp_path / "empty")
     assert batch_score.main(["a"]) == 2
     assert batch_score.main([str(tmp_path / "empty"), str(tmp_path), str(tmp_path / "o")]) == 1
+
+
+def test_literal_inputs_are_refused_clearly(tmp_path):
+    for value in (10, {"type": "integer", "default": 10}):
+        with pytest.raises(UsageError, match="literal"):
+            specs.job_from_doc({"command": "echo ${{inputs.n}}", "inputs": {"n": value}})

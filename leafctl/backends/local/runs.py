@@ -42,6 +42,11 @@ class RunOps:
 
     def submit_run(self, spec: JobSpec) -> Run:
         specs.check_command(spec)
+        for key, value in spec.env_vars.items():
+            # env:NAME is resolved by the supervisor (it inherits our environment); check it exists now.
+            if value.startswith("env:") and value[4:] not in os.environ:
+                raise UsageError(f"environment variable {key} refers to ${value[4:]}, which is not set",
+                                 f"export {value[4:]} before submitting")
         compute = spec.compute or self.settings.get("compute") or "local"
         self.get_compute(compute)  # NotFound (exit 3) before anything is written
         experiment = spec.experiment or self.settings.get("experiment") or "default"

@@ -148,6 +148,9 @@ class Supervisor:
     def execute(self) -> None:
         row = self.row()
         spec = json.loads(row["spec"] or "{}")
+        if self.cancel:  # SIGTERM arrived while we claimed the slot: never start the command
+            self.finish("Canceled", error="canceled by user")
+            return
         with open(self.rdir / "logs" / "std_log.txt", "ab", buffering=0) as log:
             try:
                 self.child = subprocess.Popen(
