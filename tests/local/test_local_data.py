@@ -199,7 +199,7 @@ def test_data_asset_versions(backend, src):
 
 def test_things_in_the_way(backend, src, tmp_path):
     backend.upload(src / "a.csv", "train")  # "train" is now a file
-    with pytest.raises(Conflict, match="in the way"):
+    with pytest.raises(Conflict, match="cannot write"):
         backend.upload(src, "train")
     (tmp_path / "afile").write_text("")
     with pytest.raises(UsageError, match="is a file"):
