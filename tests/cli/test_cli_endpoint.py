@@ -93,3 +93,20 @@ def test_endpoint_spec_file_and_errors(cli, tmp_path):
     assert r.code == 0 and r.json()["name"] == "e2" and r.json()["model"] == "doubler:1"
     cli("model", "register", "doubler", "--path", str(tmp_path / "m"), "--type", "mlflow")
     assert_error(cli("endpoint", "create", "e2", "--model", "doubler:2"), 5, "e2")
+
+
+def test_esp_model_served_by_endpoint(cli, tmp_path):
+    """The model `run evolve` exports scores through a batch endpoint (pandas or not)."""
+    from leafctl.esp.engine import evolve
+    from leafctl.esp.samples import sample_config, sample_data_path
+
+    cfg = sample_config("campaign", population=12, generations=1, predictor="ridge")
+    evolve(cfg, str(tmp_path / "out"), log=lambda msg: None)
+    assert cli("model", "register", "esp", "--path", str(tmp_path / "out" / "model"), "--type", "mlflow").code == 0
+    assert cli("endpoint", "create", "esp-ep", "--model", "esp:1").code == 0
+    lines = sample_data_path("campaign").read_text().splitlines()[:4]
+    (tmp_path / "ctx.csv").write_text("\n".join(lines) + "\n")
+    r = cli("endpoint", "invoke", "esp-ep", "--input", str(tmp_path / "ctx.csv"), "--wait", "-o", "json")
+    assert r.code == 0, r
+    rows = list(csv.DictReader(open(Path(r.json()["outputs_path"]) / "predictions" / "predictions.csv")))
+    assert len(rows) == 3 and {"discount", "emails"} <= set(rows[0])
