@@ -74,9 +74,16 @@ class Problem:
         xp = self.xp
         raw = presc.forward(theta, self.X, self.layout, xp)
         _, enc, cost = presc.decode(raw, self.layout, self.costs, xp)
-        Z = self.Zc[None] + xp.matmul(enc, self.Wa)
-        Y = Z if self.predictor.kind == "ridge" else xp.matmul(xp.maximum(Z, 0), self.W2) + self.b2
-        return xp.concatenate([Y.mean(axis=1), cost.mean(axis=1)[:, None]], axis=1)
+        Z = xp.matmul(enc, self.Wa)
+        Z += self.Zc
+        if self.predictor.kind == "ridge":
+            Y = Z.mean(axis=1)
+        else:
+            # The last layer is linear, so averaging ReLU(Z) over contexts first is exact (up to
+            # rounding) and skips a (P, N, O) intermediate.
+            xp.maximum(Z, 0, out=Z)
+            Y = Z.mean(axis=1) @ self.W2 + self.b2
+        return xp.concatenate([Y, cost.mean(axis=1)[:, None]], axis=1)
 
     def evaluate(self, theta: Any) -> Any:
         """Objective values (P, k) in natural units and signs, float64."""

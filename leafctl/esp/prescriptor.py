@@ -86,8 +86,16 @@ def cost_table(actions: Sequence[ColumnSpec], weights: Mapping[str, Any] | None)
 def forward(theta: Any, X: Any, layout: Layout, xp: Any = np) -> Any:
     """Raw outputs (P, N, A) for contexts X (N, C)."""
     W1, b1, W2, b2 = layout.unpack(theta)
-    Hd = xp.tanh(xp.einsum("nc,pch->pnh", X, W1) + b1[:, None, :])
-    return xp.matmul(Hd, W2) + b2[:, None, :]
+    P, C, H = W1.shape
+    # Every prescriptor's first layer side by side makes one (N, C) x (C, P*H) GEMM: several times
+    # faster than a batched einsum, since BLAS sees one large product instead of P thin ones.
+    Wcat = xp.ascontiguousarray(W1.transpose(1, 0, 2)).reshape(C, P * H)
+    Hd = X @ Wcat
+    Hd += b1.reshape(1, P * H)
+    xp.tanh(Hd, out=Hd)
+    out = xp.matmul(Hd.reshape(-1, P, H).transpose(1, 0, 2), W2)
+    out += b2[:, None, :]
+    return out
 
 
 def decode(raw: Any, layout: Layout, costs: Any, xp: Any = np) -> tuple[Any, Any, Any]:

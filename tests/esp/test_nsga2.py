@@ -77,6 +77,12 @@ def test_chunked_equals_unchunked_with_ties_and_duplicates(k):
         want = _brute_rank(F)
         assert nondominated_rank(F, method="chunked", block_elems=1000).tolist() == want.tolist()
         assert nondominated_rank(F, method="chunked", block_elems=10**9).tolist() == want.tolist()
+        assert nondominated_rank(F, method="ens").tolist() == want.tolist()
+        from leafctl.esp.nsga2 import _lex_unique, _rank_ens
+        order, U, group = _lex_unique(np, F)
+        got = np.zeros(len(F), int)
+        got[order] = _rank_ens(np, U, block=7)[group]  # tiny blocks: many in-block and cross-block cases
+        assert got.tolist() == want.tolist()
         if k == 2:
             assert nondominated_rank(F, method="sort2d").tolist() == want.tolist()
 
