@@ -65,6 +65,25 @@ def clean_store_path(path: str) -> str:
     return "/".join(parts)
 
 
+def credential_kind(spec: Any) -> str:
+    """A DatastoreSpec's kind of credential. Secrets must be env:NAME references (UsageError otherwise);
+    only the kind is ever stored or printed."""
+    from leafctl.profiles import is_reference
+
+    for field in ("account_key", "sas_token", "client_secret"):
+        value = getattr(spec, field)
+        if value is not None and not is_reference(value):
+            raise UsageError(f"{field} must be a reference to an environment variable, not a literal secret",
+                             f"export it and pass env:NAME, e.g. --{field.replace('_', '-')} env:STORAGE_KEY")
+    if spec.account_key:
+        return "account_key"
+    if spec.sas_token:
+        return "sas"
+    if spec.client_secret:
+        return "service_principal"
+    return "none"
+
+
 # --- files -----------------------------------------------------------------------------------
 
 def md5_file(path: Path, chunk: int = CHUNK) -> str:

@@ -79,13 +79,11 @@ def store_create(
     if not spec.name:
         raise UsageError("the datastore has no name", "give NAME, or `name:` in the YAML")
     if dry_run:
-        from leafctl.profiles import is_reference
+        from leafctl.backends.common import check_name, credential_kind
 
-        shown = dataclasses.asdict(spec)
-        for k in _CRED_KEYS:  # secrets are references already; anything else is hidden anyway
-            if shown.get(k) is not None and not is_reference(shown[k]) and k in ("account_key", "sas_token", "client_secret"):
-                shown[k] = "<redacted>"
-        emit({k: v for k, v in shown.items() if v is not None})
+        check_name("datastore", spec.name)
+        credential_kind(spec)  # refuses literal secrets, so what is printed holds references only
+        emit({k: v for k, v in dataclasses.asdict(spec).items() if v is not None})
         return
     emit(backend().create_datastore(spec))
 
@@ -180,6 +178,11 @@ def create(
                 version=None if doc.get("version") is None else str(doc["version"]), description=doc.get("description"),
                 tags={str(k): str(v) for k, v in (doc.get("tags") or {}).items()})
     if dry_run:
+        from leafctl.backends.common import check_name
+
+        check_name("data asset", spec["name"])
+        if spec["type"] not in (None, "uri_file", "uri_folder"):
+            raise UsageError(f"data asset type must be uri_file or uri_folder, got {spec['type']!r}", "or leave --type out")
         emit(spec)
         return
     emit(backend().create_data_asset(**spec))

@@ -70,6 +70,11 @@ def create(
                       image=doc.get("image"), conda_file=conda_text,
                       description=doc.get("description"))
     if dry_run:
+        from leafctl.backends.common import check_name
+
+        check_name("environment", env.name)
+        if not env.image and not env.conda_file:
+            raise UsageError(f"environment {env.name!r} needs an image or a conda file", "pass --image")
         emit({k: v for k, v in env.to_dict().items() if v not in (None, "")})
         return
     emit(backend().create_environment(env))

@@ -85,6 +85,9 @@ def test_datastores(cli, leaf_env):
     dry = cli("data", "store", "create", "-f", str(spec), "--dry-run").json()
     assert dry["container_name"] == "fs" and dry["client_secret"] == "env:SP"
     assert cli("data", "store", "create", "-f", str(spec)).json()["credential"] == "service_principal"
+    r = cli("data", "store", "create", "-f", str(spec), "--set", "credentials.client_secret=plain", "--dry-run")
+    assert_error(r, 2, "literal secret")
+    assert "plain" not in r.stdout + r.stderr
 
 
 def test_data_assets(cli, src, leaf_env):

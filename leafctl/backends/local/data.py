@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from leafctl.backends.base import DataAsset, Datastore, DatastoreSpec, FileEntry, NullProgress, Progress, TransferResult
-from leafctl.backends.common import (atomic_copy, check_name, clean_store_path, format_uri, md5_file, next_version,
+from leafctl.backends.common import (atomic_copy, check_name, clean_store_path, credential_kind, format_uri, md5_file, next_version,
                                      now_iso, parse_uri, safe_join, version_key, walk_files)
 from leafctl.backends.local.registry import Registry
 from leafctl.backends.local.workspaces import DEFAULT_DATASTORE
@@ -42,24 +42,6 @@ def _ds_row(r: Any) -> Datastore:
 def _asset_row(r: Any) -> DataAsset:
     return DataAsset(name=r["name"], version=r["version"], path=r["path"], type=r["type"], description=r["description"],
                      tags=json.loads(r["tags"] or "{}"), created_at=r["created_at"])
-
-
-def _credential_kind(spec: DatastoreSpec) -> str:
-    """Only the kind of credential is stored; secrets must be env:NAME references and stay out of the registry."""
-    from leafctl.profiles import is_reference
-
-    for field in ("account_key", "sas_token", "client_secret"):
-        value = getattr(spec, field)
-        if value is not None and not is_reference(value):
-            raise UsageError(f"{field} must be a reference to an environment variable, not a literal secret",
-                             f"export it and pass env:NAME, e.g. --{field.replace('_', '-')} env:STORAGE_KEY")
-    if spec.account_key:
-        return "account_key"
-    if spec.sas_token:
-        return "sas"
-    if spec.client_secret:
-        return "service_principal"
-    return "none"
 
 
 def _check_type(path: str, want: str | None, target: Path) -> str:
@@ -102,7 +84,7 @@ class DataOps:
             raise Conflict(f"datastore {DEFAULT_DATASTORE!r} is built in", "choose another name")
         if spec.type not in DATASTORE_TYPES:
             raise UsageError(f"datastore type must be one of {', '.join(DATASTORE_TYPES)}, got {spec.type!r}", "e.g. --type local --path DIR")
-        credential = _credential_kind(spec)
+        credential = credential_kind(spec)
         path = None
         if spec.type == "local":
             if not spec.path:

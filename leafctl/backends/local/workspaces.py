@@ -56,10 +56,13 @@ class WorkspaceOps:
                        f"create it with `leafctl workspace create {name}`")
 
     def _ws_record(self, name: str) -> Workspace:
+        import sqlite3
+
         reg = Registry(self._ws_dir(name) / "registry.sqlite")
-        try:
-            reg.ensure_schema("workspace", _SCHEMA)
+        try:  # read only: listing workspaces must not queue behind writers
             meta = {r["key"]: r["value"] for r in reg.query("SELECT key, value FROM workspace_meta")}
+        except sqlite3.OperationalError:
+            meta = {}
         finally:
             reg.close()
         return Workspace(name=name, backend="local", location=meta.get("location"),
