@@ -152,3 +152,9 @@ def test_output_destination_env_reference_and_completion(cli, exe, tmp_path, mon
     env = {"_LEAFCTL_COMPLETE": "complete_bash", "COMP_WORDS": f"leafctl run show {rid[:8]}", "COMP_CWORD": "3"}
     c = exe(env=env)
     assert c.code == 0 and rid in c.stdout.split(), c
+
+
+def test_missing_workspace_is_not_found_and_writes_nothing(cli, leaf_env):
+    r = cli("run", "submit", "--command", "true", env={"LEAFCTL_WORKSPACE": "ghost-ws"})
+    assert_error(r, 3, "ghost-ws")
+    assert not (leaf_env / "leafhome" / "workspaces" / "ghost-ws").exists()

@@ -42,6 +42,7 @@ class RunOps:
 
     def submit_run(self, spec: JobSpec) -> Run:
         specs.check_command(spec)
+        reg = runstate.ensure(self.registry)  # NotFound for a missing workspace before any file is written
         for key, value in spec.env_vars.items():
             # env:NAME is resolved by the supervisor (it inherits our environment); check it exists now.
             if value.startswith("env:") and value[4:] not in os.environ:
@@ -81,7 +82,6 @@ class RunOps:
         lock_fd = os.open(runstate.lock_path(ws, run_id), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
-            reg = runstate.ensure(self.registry)
             with reg.tx() as conn:
                 conn.execute(
                     "INSERT INTO runs (id, status, compute, experiment, display_name, kind, command, created_at, spec)"
