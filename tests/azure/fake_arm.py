@@ -20,6 +20,8 @@ API (for tests and for extending it, e.g. jobs and run history):
                               ``status`` instead of being served (429/500 -> azure-core retries)
     fake.auth_error = "..."   make the fake credential raise ClientAuthenticationError(message)
     fake.calls                list of (method, url) served, for assertions
+    fake.persist(path)        share state through a JSON file with leafctl subprocesses (the hook does this
+                              when LEAFCTL_FAKE_ARM_STATE is set); faults and auth_error stay in-process
     fake.secrets              datastore name -> secrets JSON returned by ``listSecrets``
     fake.blob_account / blob_key / blob_endpoint / blob_protocol
                               the storage account behind the default datastore ``workspaceblobstore``
@@ -122,7 +124,9 @@ class FakeAzureML:
         self.blob_endpoint, self.blob_protocol = "core.windows.net", "https"
         self._seq = itertools.count()
         self._lock = threading.RLock()
+        self.deployments: dict[str, dict] = {}
         _install_routes(self)
+        _install_deployment_routes(self)
         if workspace:
             self.add_workspace(workspace)
 
@@ -291,7 +295,53 @@ class FakeAzureML:
             return Reply(f.status, body, headers)
         return None
 
+    # ----- sharing state with leafctl subprocesses -----
+    STATE_KEYS = ("resources", "secrets", "operations", "deployments", "calls")
+
+    def persist(self, path: str) -> None:
+        """Keep the state in a JSON file, read before and written after every request, so leafctl processes
+        started by a test (``LEAFCTL_FAKE_ARM_STATE=<path>``) and the test itself see one control plane."""
+        self.state_file = path
+        import os
+
+        if os.path.exists(path):
+            self._load()
+        else:
+            self._save()
+
+    def _load(self) -> None:
+        with open(self.state_file) as f:
+            doc = json.load(f)
+        for k in self.STATE_KEYS:
+            setattr(self, k, doc[k] if k != "calls" else [tuple(c) for c in doc[k]])
+        self._seq = itertools.count(doc["seq"])
+
+    def _save(self) -> None:
+        import os
+
+        seq = next(self._seq)
+        self._seq = itertools.count(seq)
+        doc = {k: getattr(self, k) for k in self.STATE_KEYS}
+        doc["seq"] = seq
+        tmp = f"{self.state_file}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(doc, f)
+        os.replace(tmp, self.state_file)
+
     def handle(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> Reply:
+        if getattr(self, "state_file", None):
+            import fcntl
+
+            with open(self.state_file + ".lock", "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self._load()
+                try:
+                    return self._handle(method, url, headers, body)
+                finally:
+                    self._save()
+        return self._handle(method, url, headers, body)
+
+    def _handle(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> Reply:
         parts = urlsplit(url)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         req = Request(method.upper(), url, parts.netloc.lower(), parts.path, query, dict(headers), body or b"")
@@ -478,6 +528,37 @@ def _install_routes(fake: FakeAzureML) -> None:
         return Reply(200, stored)
 
 
+def _install_deployment_routes(fake: FakeAzureML) -> None:
+    """ARM template deployments, as `az ml workspace create` / azure-ai-ml's Workspace create submit them:
+    the workspace named by the template's parameters is created with its default datastores."""
+    dep = r"management\.azure\.com(?P<id>/subscriptions/[^/]+/resourcegroups/(?P<rg>[^/]+)/providers/Microsoft\.Resources/deployments/(?P<name>[^/]+))"
+
+    @fake.route("PUT", dep + "$")
+    def put_deployment(f: FakeAzureML, req: Request, m: re.Match) -> Reply:
+        body = req.json() or {}
+        params = {k: (v or {}).get("value") for k, v in (body.get("properties", {}).get("parameters") or {}).items()}
+        name = params.get("workspaceName")
+        if name:
+            ws_id = f.ws_id(name, m.group("rg"))
+            f.put(ws_id, {"location": params.get("location") or f.location, "properties": {"friendlyName": name},
+                          "tags": params.get("tagValues") or {}})
+            f._add_default_datastore(ws_id)
+        res = {"id": m.group("id"), "name": m.group("name"), "properties": {
+            "provisioningState": "Succeeded", "timestamp": _now(), "duration": "PT1S", "mode": "Incremental",
+            "parameters": body.get("properties", {}).get("parameters") or {}}}
+        f.deployments[m.group("name")] = res
+        return Reply(201, res, f.lro(res))
+
+    @fake.route("GET", dep + "$")
+    def get_deployment(f: FakeAzureML, req: Request, m: re.Match) -> Reply:
+        res = f.deployments.get(m.group("name"))
+        return Reply(200, res) if res else _error(404, "DeploymentNotFound", "no such deployment")
+
+    @fake.route("GET", r"management\.azure\.com/subscriptions/[^/]+/resourcegroups/[^/]+/(providers/Microsoft\.Resources/)?deployments/[^/]+/operations$")
+    def deployment_operations(f: FakeAzureML, req: Request, m: re.Match) -> Reply:
+        return Reply(200, {"value": []})
+
+
 def _resource(f: FakeAzureML, req: Request, rid: str, segs: list[str]) -> Reply | None:
     kind = segs[-2].lower()
     if req.method == "GET":
@@ -573,7 +654,13 @@ def reset(**kwargs: Any) -> FakeAzureML:
 
 
 def factory():
-    """``LEAFCTL_AZURE_TRANSPORT=fake_arm:factory``: (transport, credential) for leafctl's MLClient."""
+    """``LEAFCTL_AZURE_TRANSPORT=fake_arm:factory``: (transport, credential) for leafctl's MLClient.
+    With ``LEAFCTL_FAKE_ARM_STATE=<file>`` the state is shared through that file (subprocess tests)."""
+    import os
+
+    state = os.environ.get("LEAFCTL_FAKE_ARM_STATE")
+    if state and getattr(FAKE, "state_file", None) != state:
+        FAKE.persist(state)
     return FAKE.transport(), FAKE.credential()
 
 
