@@ -7,30 +7,16 @@ see the same isolated environment.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from leaftest import Result, assert_error, leafctl_executable  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self):
-        return json.loads(self.stdout)
-
-    def __repr__(self) -> str:  # shows up in assertion messages
-        return f"Result(code={self.code}, stdout={self.stdout[-2000:]!r}, stderr={self.stderr[-2000:]!r})"
 
 
 @pytest.fixture
@@ -63,11 +49,6 @@ def cli(leaf_env):
     return invoke
 
 
-def leafctl_executable() -> str:
-    exe = Path(sys.executable).parent / "leafctl"
-    return str(exe) if exe.exists() else (shutil.which("leafctl") or "leafctl")
-
-
 @pytest.fixture
 def exe(leaf_env):
     def run(*args: str, input: str | None = None, env: dict | None = None, timeout: float = 120, cwd=None) -> Result:
@@ -78,13 +59,3 @@ def exe(leaf_env):
         return Result(p.returncode, p.stdout, p.stderr)
 
     return run
-
-
-def assert_error(r: Result, code: int, *fragments: str) -> None:
-    """A clean failure: the documented code, one `error:` line on stderr, no traceback."""
-    assert r.code == code, r
-    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, r
-    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
-    assert lines, r
-    for frag in fragments:
-        assert frag.lower() in r.stderr.lower(), (frag, r)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from conftest import assert_error
+from leaftest import assert_error
 
 
 def test_compute_get_or_create(cli):

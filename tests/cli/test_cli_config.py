@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
-from conftest import assert_error
+from leaftest import assert_error
 
 
 def test_init_writes_0600_file(cli, leaf_env):

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from conftest import assert_error
+from leaftest import assert_error
 
 
 def test_help_lists_every_group(cli):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_error
+from leaftest import assert_error
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from conftest import assert_error
+from leaftest import assert_error
 
 MLMODEL = """\
 flavors:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import assert_error
+from leaftest import assert_error
 
 
 def test_env_create_show_list(cli, leaf_env):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_error, leafctl_executable
+from leaftest import assert_error, leafctl_executable
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from conftest import assert_error
+from leaftest import assert_error
 
 JOB_YML = """\
 $schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import assert_error
+from leaftest import assert_error
 
 
 def test_workspace_lifecycle(cli, leaf_env):

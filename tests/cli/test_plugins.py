@@ -6,7 +6,7 @@ import os
 import stat
 import textwrap
 
-from conftest import assert_error
+from leaftest import assert_error
 
 
 def _fake_dist(root, name: str, module_src: str, entry: str):
