@@ -43,14 +43,16 @@ def time_leafctl(prob: Problem, P: int, gens: int, mode: str) -> float:
     F = prob.evaluate(theta)
     vary = leaf_vary(0.1, 0.1)
     minimise = lambda F_: to_minimised(F_, prob.senses)  # noqa: E731
-    t0 = time.perf_counter()
+    times = []
     for _ in range(gens):
+        t0 = time.perf_counter()
         rank, crowd = rank_and_crowding(minimise(F))
         if mode == "leaf":
             theta, F = leaf_step(rng.for_step(), theta, F, rank, crowd, prob.evaluate, vary, 10, 0.8)
         else:
             theta, F = nsga2_step(rng.for_step(), theta, F, rank, crowd, prob.evaluate, vary, minimise)
-    return (time.perf_counter() - t0) / gens
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))  # medians: the machine may be shared
 
 
 def time_pymoo(prob: Problem, P: int, gens: int) -> tuple[float, float]:
@@ -76,13 +78,13 @@ def time_pymoo(prob: Problem, P: int, gens: int) -> tuple[float, float]:
         times.append(time.perf_counter())
 
     minimize(ESP(), NSGA2(pop_size=P), ("n_gen", gens + 1), seed=1, callback=callback, verbose=False)
-    per_gen = (times[-1] - times[0]) / (len(times) - 1)
-    return per_gen, float(np.mean(evals[1:]))
+    per_gen = float(np.median(np.diff(times)))
+    return per_gen, float(np.median(evals[1:]))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--generations", type=int, default=5)
+    ap.add_argument("--generations", type=int, default=7)
     ap.add_argument("--population", type=int, default=1000)
     ap.add_argument("--contexts", type=int, default=1000)
     a = ap.parse_args()
@@ -90,15 +92,19 @@ def main() -> None:
     P = a.population
     theta = prob.layout.init(np.random.default_rng(0), P)
     prob.evaluate(theta)  # warm-up (BLAS threads, page faults)
-    t = time.perf_counter()
-    for _ in range(3):
+    ev = []
+    for _ in range(5):
+        t = time.perf_counter()
         prob.evaluate(theta)
-    eval_s = (time.perf_counter() - t) / 3
+        ev.append(time.perf_counter() - t)
+    eval_s = float(np.median(ev))
     leaf = time_leafctl(prob, P, a.generations, "leaf")
     nsga = time_leafctl(prob, P, a.generations, "nsga2")
     pym, pym_eval = time_pymoo(prob, P, a.generations)
-    print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, "
-          f"numpy {np.__version__}")
+    import os
+
+    print(f"machine: {os.cpu_count()} CPUs, python {platform.python_version()}, numpy {np.__version__}, "
+          f"load average {os.getloadavg()[0]:.2f}")
     print(f"P={P} N={a.contexts} D={prob.layout.D}; evaluation of P candidates: {eval_s:.3f} s")
     print(f"leafctl leaf mode : {leaf:.3f} s/generation ({leaf / pym:.2f}x pymoo)")
     print(f"leafctl nsga2 mode: {nsga:.3f} s/generation ({nsga / pym:.2f}x pymoo)")

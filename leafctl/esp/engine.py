@@ -263,7 +263,18 @@ def _normalised_hv(G: np.ndarray, ideal: np.ndarray, nadir: np.ndarray) -> float
 
 def _comparable(d: dict[str, Any]) -> dict[str, Any]:
     # A resumed run may extend the generation count or move device; everything else must match.
-    return {k: v for k, v in d.items() if k not in ("generations", "device", "checkpoint_every")}
+    # The data is compared by content (data_sha256), not path: a job's input mount moves between runs.
+    return {k: v for k, v in d.items() if k not in ("generations", "device", "checkpoint_every", "data")}
+
+
+def file_sha256(path: str | Path) -> str:
+    import hashlib  # noqa: PLC0415
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def evolve(config: EvolveConfig, out_dir: str | Path,
@@ -296,6 +307,7 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
     s_pred, s_ctx, s_evo = np.random.SeedSequence(config.seed).spawn(3)
 
     ckpt_path = out / "checkpoint.npz"
+    data_hash = file_sha256(config.data)
     state = None
     if resume and ckpt_path.exists() and (out / "predictor.npz").exists():
         with np.load(ckpt_path, allow_pickle=False) as z:
@@ -304,13 +316,17 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
             raise UsageError(f"{out} holds a run with a different config",
                              "resume with the same config (only generations and device may change) "
                              "or use a new output folder")
+        if state["meta"].get("data_sha256") not in (None, data_hash):
+            raise UsageError(f"{out} holds a run on different data than {Path(config.data).name}",
+                             "resume with the same data file or use a new output folder")
         say(f"resuming from generation {state['meta']['generation']}")
     elif resume:
         say("nothing to resume: starting from scratch")
 
     if state is not None:
         predictor = Predictor.load(out / "predictor.npz")
-        metrics = json.loads((out / "predictor_metrics.json").read_text())
+        mpath = out / "predictor_metrics.json"
+        metrics = json.loads(mpath.read_text()) if mpath.exists() else {}
     else:
         t0 = time.perf_counter()
         X = np.concatenate([ds.Xc, ds.Xa], axis=1)
@@ -339,7 +355,7 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
 
     def checkpoint(gen: int) -> None:
         meta = {"generation": gen, "rng": host.bit_generator.state, "history": history,
-                "hv_ref": hv_ref, "config": config.to_dict()}
+                "hv_ref": hv_ref, "config": config.to_dict(), "data_sha256": data_hash}
         atomic_savez(ckpt_path, theta=to_numpy(theta), F=to_numpy(F), meta=np.array(json.dumps(meta)))
 
     def emit(rec: dict[str, Any]) -> None:

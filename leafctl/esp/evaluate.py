@@ -18,8 +18,11 @@ from leafctl.esp.predictor import Predictor
 from leafctl.esp.xp import is_gpu
 
 ACTION_COST = "action_cost"
-# Elements of the largest (chunk, N, width) intermediate: ~64 MB of float32.
-CHUNK_ELEMS = 16_000_000
+# Elements of the largest (chunk, N, width) intermediate. On CPU ~4 MB of float32 keeps each
+# memory-bound pass (tanh, ReLU, mean) in cache: measured 3x faster than 64 MB chunks at P=N=1000.
+# On GPU, large chunks amortise kernel launches.
+CHUNK_ELEMS = 1_000_000
+CHUNK_ELEMS_GPU = 64_000_000
 
 
 @dataclass
@@ -64,7 +67,7 @@ class Problem:
                 return res
         P, N = theta.shape[0], self.X.shape[0]
         width = max(self.layout.hidden, self.Zc.shape[1], self.layout.n_out, 1)
-        step = max(1, CHUNK_ELEMS // (N * width))
+        step = max(1, (CHUNK_ELEMS_GPU if is_gpu(xp) else CHUNK_ELEMS) // (N * width))
         out = []
         for s in range(0, P, step):
             out.append(self._means_chunk(theta[s:s + step]))

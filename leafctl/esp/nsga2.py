@@ -258,8 +258,11 @@ def crowding_distance(F: Any, rank: Any) -> Any:
     finite = xp.all(xp.isfinite(F), axis=1)
     Fz = xp.where(xp.isfinite(F), F, 0.0)
     rankf = xp.asarray(rank, dtype=xp.float64)
+    # Row index as the last tie-breaker: ties resolve the same way whether or not the device's
+    # lexsort is stable, so CPU and GPU agree on which of several equal points is the extreme.
+    idx = xp.arange(n, dtype=xp.float64)
     for m in range(k):
-        order = xp.lexsort(xp.stack([Fz[:, m], rankf]))  # by front, then value; stable for ties
+        order = xp.lexsort(xp.stack([idx, Fz[:, m], rankf]))  # by front, then value, then row
         r = rankf[order]
         v = Fz[order, m]
         first = xp.ones(n, dtype=bool)
@@ -281,7 +284,8 @@ def crowding_distance(F: Any, rank: Any) -> Any:
 def sort_key(rank: Any, crowding: Any) -> Any:
     """Indices best-first: rank ascending, then crowding descending (ties keep index order)."""
     xp = array_module(rank)
-    return xp.lexsort(xp.stack([-xp.asarray(crowding, dtype=xp.float64),
+    n = int(rank.shape[0])
+    return xp.lexsort(xp.stack([xp.arange(n, dtype=xp.float64), -xp.asarray(crowding, dtype=xp.float64),
                                 xp.asarray(rank, dtype=xp.float64)]))
 
 

@@ -16,10 +16,16 @@ from leafctl.errors import UsageError
 
 
 def _model_root(model_dir: str | Path) -> Path:
+    """The folder holding MLmodel: ``model_dir`` itself, its ``model/``, or the single folder up to
+    three levels down that holds one (a downloaded registry model may be nested)."""
     p = Path(model_dir)
     for cand in (p, p / "model"):
         if (cand / "MLmodel").is_file() and (cand / "data").is_dir():
             return cand
+    found = [m.parent for depth in ("*/", "*/*/", "*/*/*/") for m in p.glob(depth + "MLmodel")
+             if (m.parent / "data" / "esp_model.json").is_file()]
+    if len(found) == 1:
+        return found[0]
     raise UsageError(f"{str(p)!r} holds no ESP model (no MLmodel file)",
                      "give a run's output folder or its model/ folder")
 

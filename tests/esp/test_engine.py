@@ -186,3 +186,18 @@ def test_sigkill_then_resume_is_byte_identical(tmp_path):
     assert (out / "pareto.csv").read_bytes() == (tmp_path / "ref/pareto.csv").read_bytes()
     gens = [json.loads(x)["generation"] for x in (out / "progress.jsonl").read_text().splitlines()]
     assert gens == list(range(121))
+
+
+def test_resume_follows_data_content_not_path(tiny_config, tmp_path):
+    import shutil
+
+    evolve(tiny_config, tmp_path / "out")
+    moved = tmp_path / "elsewhere.csv"
+    shutil.copyfile(tiny_config.data, moved)
+    cfg = EvolveConfig(**{**tiny_config.__dict__, "data": str(moved), "generations": 5})
+    assert evolve(cfg, tmp_path / "out", resume=True).generation == 5  # same bytes, new path: fine
+    with open(moved, "a") as fh:
+        fh.write(open(tiny_config.data).read().splitlines()[1] + "\n")
+    from leafctl.errors import UsageError
+    with pytest.raises(UsageError, match="different data"):
+        evolve(EvolveConfig(**{**cfg.__dict__, "generations": 6}), tmp_path / "out", resume=True)

@@ -158,3 +158,11 @@ def test_mlflow_pyfunc_load_model(run_dir):
     p = subprocess.run([_mlflow_python(), "-c", script], capture_output=True, text=True, timeout=240,
                        cwd=str(run_dir))
     assert p.returncode == 0 and "ok" in p.stdout, p.stderr[-3000:]
+
+
+def test_prescribe_finds_a_nested_model_folder(run_dir, tmp_path):
+    import shutil
+
+    shutil.copytree(run_dir / "out/model", tmp_path / "dl" / "esp" / "model")
+    _, rows = prescribe(tmp_path / "dl", run_dir / "contexts.csv")
+    assert len(rows) == 10
