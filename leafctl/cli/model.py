@@ -1,7 +1,4 @@
-"""`leafctl model`: register, show, list, download (with --best), delete.
-
-`model prescribe` (the ESP engine) belongs here too, as one more command on ``app``.
-"""
+"""`leafctl model`: register, show, list, download (with --best), delete, prescribe."""
 
 from __future__ import annotations
 
@@ -26,13 +23,23 @@ def register(
     path: Annotated[Path | None, typer.Option("--path", help="A local file or folder to register.")] = None,
     run: Annotated[str | None, typer.Option("--run", help="Register from a completed run's outputs.", autocompletion=complete_run_ids)] = None,
     output: Annotated[str | None, typer.Option("--output", help="With --run: the output folder to register (default: all outputs).")] = None,
-    type_: Annotated[str, typer.Option("--type", "-t", help="custom | mlflow.")] = "custom",
+    type_: Annotated[str | None, typer.Option("--type", "-t", help="custom | mlflow (default: mlflow for an evolve run, else custom).")] = None,
     tag: TagOption = None,
     description: Annotated[str | None, typer.Option("--description", help="A description.")] = None,
 ) -> None:
     """Register a new version of a model (versions count up: 1, 2, ...)."""
-    emit(backend().register_model(name, path=path, run_id=run, output=output, type=type_, tags=parse_kv(tag),
-                                  description=description))
+    b = backend()
+    tags = parse_kv(tag)
+    if run and output is None and path is None:
+        from leafctl.cli.evolve import EVOLVE_MODEL_OUTPUT
+
+        prior = b.get_run(run)
+        if prior.kind == "evolve":
+            # An evolve run's registrable product is its MLflow pyfunc folder, not the whole result.
+            output, type_ = EVOLVE_MODEL_OUTPUT, type_ or "mlflow"
+            tags = {"leafctl.kind": "esp", **tags}
+    emit(b.register_model(name, path=path, run_id=run, output=output, type=type_ or "custom", tags=tags,
+                          description=description))
 
 
 @app.command()
@@ -87,3 +94,9 @@ def delete(
     b.delete_model(name, version)
     info(f"deleted model {name}" + (f":{version}" if version else ""))
     emit({"name": name, "version": version, "deleted": True})
+
+
+# `model prescribe` lives in its own module (it drives the ESP engine); registered here.
+from leafctl.cli.prescribe import prescribe  # noqa: E402
+
+app.command("prescribe")(prescribe)

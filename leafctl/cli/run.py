@@ -148,9 +148,10 @@ def submit(
     follow_or_return(backend().submit_run(spec), wait)
 
 
-# `run evolve` (LEAF-ESP) is registered here, e.g. `from leafctl.cli.evolve import evolve` then
-# `app.command("evolve")(evolve)`; it can reuse apply_defaults() and follow_or_return() so it prints,
-# waits and exits like `run submit`. Keep that import cheap: no numpy at module level.
+# `run evolve` (LEAF-ESP) lives in its own module; its heavy imports stay inside the command.
+from leafctl.cli.evolve import evolve  # noqa: E402
+
+app.command("evolve")(evolve)
 
 
 @app.command("list")

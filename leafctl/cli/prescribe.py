@@ -1,0 +1,50 @@
+"""`leafctl model prescribe`: actions for new contexts from a registered ESP model."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leafctl.cli._common import backend, emit, info
+from leafctl.errors import UsageError
+
+
+def prescribe(
+    model: Annotated[str, typer.Argument(help="NAME or NAME:VERSION of a model registered from an evolve run.")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="CSV of contexts (the model's context columns).")],
+    candidate: Annotated[str, typer.Option("--candidate", help="knee | all | best:OBJECTIVE | a candidate id.")] = "knee",
+    output: Annotated[Path | None, typer.Option("--output", help="Write the CSV here instead of stdout.")] = None,
+) -> None:
+    """Write the input rows with the prescribed action columns (with `all`: one row per candidate and context)."""
+    import csv
+    import io
+    import tempfile
+
+    from leafctl.esp.prescribe import prescribe as run_prescribe
+
+    if not input.is_file():
+        raise UsageError(f"contexts file {str(input)!r} not found", "pass --input contexts.csv")
+    from leafctl.backends.common import split_name_version
+
+    name, version = split_name_version(model)
+    b = backend()
+    m = b.get_model(name, version)
+    with tempfile.TemporaryDirectory(prefix="leafctl-prescribe-") as tmp:
+        model_dir = b.download_model(m.name, m.version, Path(tmp))
+        header, rows = run_prescribe(model_dir, input, candidate)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    if output is None:
+        sys.stdout.write(buf.getvalue())
+        return
+    from leafctl.backends.common import atomic_write
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(output, buf.getvalue())
+    info(f"wrote {len(rows)} rows to {output}")
+    emit({"model": f"{m.name}:{m.version}", "candidate": candidate, "rows": len(rows), "output": str(output)})
