@@ -138,3 +138,14 @@ def test_parallel_registration_processes(backend, model_dir):
     assert [m.version for m in backend.list_models("par")] == [str(i) for i in range(1, 9)]
     for m in backend.list_models("par"):
         assert (Path(m.path) / "weights.bin").exists()
+
+
+def test_stale_temp_folders_are_swept(backend, model_dir):
+    backend.register_model("esp", path=model_dir)
+    folder = backend.ws / "models" / "esp"
+    old, fresh = folder / ".tmp-9-dead", folder / ".tmp-10-busy"
+    old.mkdir()
+    fresh.mkdir()
+    os.utime(old, (0, 0))
+    backend.register_model("esp", path=model_dir)
+    assert not old.exists() and fresh.exists()  # a recent one may belong to a registration in progress

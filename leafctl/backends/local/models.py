@@ -46,6 +46,25 @@ def _copy_tree(src: Path, dest: Path) -> None:
         atomic_copy(p, dest / name)
 
 
+STALE_SECONDS = 3600
+
+
+def _sweep_debris(folder: Path) -> None:
+    """Remove temp folders left by registrations that were killed mid-copy (an hour old: surely dead)."""
+    import time
+
+    try:
+        entries = list(folder.glob(".tmp-*"))
+    except OSError:
+        return
+    for tmp in entries:
+        try:
+            if time.time() - tmp.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            pass
+
+
 class ModelOps:
     registry: Registry
     ws: Path
@@ -89,6 +108,7 @@ class ModelOps:
         tags = {str(k): str(v) for k, v in (tags or {}).items()}
         reg = self._models()
         folder = self.ws / "models" / name
+        _sweep_debris(folder)
         with reg.tx() as conn:
             versions = [r["version"] for r in conn.execute("SELECT version FROM models WHERE name = ?", (name,))]
             version = next_version(versions)
