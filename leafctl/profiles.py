@@ -40,6 +40,7 @@ KEYS: dict[str, str] = {
     "compute_min_nodes": "min nodes used when a cluster is created without --min-nodes",
     "compute_max_nodes": "max nodes used when a cluster is created without --max-nodes",
     "environment": "default environment for runs (azure), e.g. azureml:leaf-esp-gpu@latest",
+    "blob_endpoint": "blob service URL overriding the datastore's (azure), e.g. http://127.0.0.1:10000/devstoreaccount1 for Azurite",
 }
 
 # Keys whose value is a secret: accepted only as a reference, never as a literal.

@@ -1,0 +1,330 @@
+"""leafctl's own blob transfers (azure-storage-blob): parallel files, parallel blocks, MD5 skip, safe downloads.
+
+- Many files go through a thread pool sharing one HTTP connection pool; a big file is cut into blocks
+  uploaded in parallel (``max_concurrency``). Every upload sets Content-MD5 (block uploads do not compute
+  it), so a re-upload compares the local MD5 with the blob's and skips unchanged files.
+- Downloads check every blob name before writing anything (``../x`` and absolute names are refused) and
+  write each file atomically (temp file + rename).
+- One pinned storage API version that both Azure and the Azurite emulator accept.
+- A failure is one LeafctlError line that names the endpoint, never a credential.
+
+Nothing here knows about Azure ML: storage.py resolves a datastore to a ``ContainerClient`` first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import tempfile
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from leafctl.backends.base import FileEntry, NullProgress, Progress
+from leafctl.backends.common import safe_join, walk_files
+from leafctl.errors import AuthError, LeafctlError, NotFound, OperationFailed
+
+# Azurite 3.37 accepts up to 2026-06-06; azure-storage-blob 12.31 defaults to a newer one it rejects.
+API_VERSION = "2025-11-05"
+SINGLE_PUT = 8 << 20  # files up to this size are one Put Blob request
+BLOCK = 8 << 20  # block size for bigger files
+FILE_WORKERS = 16  # files in flight at once
+BLOCK_WORKERS = 8  # blocks in flight for one big file
+READ = 1 << 20
+RETRIES_ENV = "LEAFCTL_STORAGE_RETRIES"
+
+
+# --- clients ---------------------------------------------------------------------------------
+
+def _session(pool: int) -> Any:
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    s = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool)
+    s.mount("https://", adapter)
+    s.mount("http://", adapter)
+    # requests re-reads the proxy variables from os.environ on every request (~0.5 ms each); without
+    # proxy variables that work is pointless, so it is switched off. With them, proxies are honoured.
+    if not any(k.lower().endswith("_proxy") for k in os.environ):
+        s.trust_env = False
+    return s
+
+
+def container_client(account_url: str, container: str, credential: Any, pool: int = FILE_WORKERS + BLOCK_WORKERS) -> Any:
+    """A ContainerClient with leafctl's transfer settings.
+
+    ``credential``: an account key dict ``{"account_name", "account_key"}``, a SAS token string, a
+    TokenCredential, or None (public container).
+    """
+    from azure.core.pipeline.transport import RequestsTransport
+    from azure.storage.blob import ContainerClient, ExponentialRetry
+
+    retries = int(os.environ.get(RETRIES_ENV, "3"))
+    return ContainerClient(
+        account_url, container, credential=credential, api_version=API_VERSION,
+        transport=RequestsTransport(session=_session(pool), session_owner=True),
+        retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=retries, random_jitter_range=1),
+        max_single_put_size=SINGLE_PUT, max_block_size=BLOCK, min_large_block_upload_threshold=1,
+        max_single_get_size=SINGLE_PUT, max_chunk_get_size=BLOCK,
+        connection_timeout=20, read_timeout=120,
+    )
+
+
+def describe(cc: Any) -> str:
+    """``account/container`` at the endpoint, for messages (the URL never carries a SAS here)."""
+    return f"{cc.url.split('?', 1)[0]}"
+
+
+def storage_error(e: BaseException, cc: Any, doing: str) -> LeafctlError:
+    """One line for a storage failure; the credential never appears (only the endpoint does)."""
+    from azure.core import exceptions as ce
+
+    where = describe(cc)
+    if isinstance(e, LeafctlError):
+        return e
+    if isinstance(e, ce.ClientAuthenticationError) or getattr(e, "status_code", None) in (401, 403):
+        return AuthError(f"{doing}: storage at {where} refused the credential (HTTP {getattr(e, 'status_code', '?')})",
+                         "check the datastore's credential and your role on the storage account")
+    if isinstance(e, ce.ResourceNotFoundError):
+        code = getattr(e, "error_code", None) or ""
+        return NotFound(f"{doing}: {'container' if 'Container' in str(code) else 'blob'} not found at {where}",
+                        "check the datastore and the path (`leafctl data ls`)")
+    if isinstance(e, (ce.ServiceRequestError, ce.ServiceResponseError)):
+        return OperationFailed(f"{doing}: lost the connection to storage at {where}",
+                               "check that the storage endpoint is reachable, then re-run: files already transferred are skipped")
+    if isinstance(e, ce.HttpResponseError):
+        code = getattr(e, "error_code", None) or getattr(e, "status_code", "?")
+        return OperationFailed(f"{doing}: storage at {where} answered {code}",
+                               "re-run; files already transferred are skipped")
+    if isinstance(e, OSError):
+        return OperationFailed(f"{doing}: {e.strerror or e} ({e.filename or ''})".replace(" ()", ""), "check the local path")
+    return OperationFailed(f"{doing}: {type(e).__name__}: {' '.join(str(e).split())[:300]}", "rerun with --debug for details")
+
+
+# --- progress --------------------------------------------------------------------------------
+
+class _SafeProgress:
+    """Progress that many threads may advance."""
+
+    def __init__(self, inner: Progress):
+        self.inner, self.lock = inner, threading.Lock()
+
+    def advance(self, n: int) -> None:
+        if n:
+            with self.lock:
+                self.inner.advance(n)
+
+
+# --- upload ----------------------------------------------------------------------------------
+
+@dataclass
+class Item:
+    name: str  # blob name
+    path: Path  # local file
+    size: int
+
+
+@dataclass
+class Counts:
+    files: int = 0
+    skipped: int = 0
+    bytes: int = 0
+
+
+def md5_of(path: Path) -> bytes:
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while block := f.read(READ):
+            h.update(block)
+    return h.digest()
+
+
+def remote_index(cc: Any, prefix: str) -> dict[str, tuple[int, bytes | None]]:
+    """blob name -> (size, Content-MD5) for every blob under ``prefix`` (one listing call per 5,000)."""
+    out = {}
+    for b in cc.list_blobs(name_starts_with=prefix or None):
+        md5 = b.content_settings.content_md5 if b.content_settings else None
+        out[b.name] = (b.size, bytes(md5) if md5 else None)
+    return out
+
+
+def is_folder(cc: Any, path: str) -> bool:
+    """True when blobs exist under ``path/`` (a folder in the datastore)."""
+    if not path:
+        return True
+    for _ in cc.list_blobs(name_starts_with=path.rstrip("/") + "/", results_per_page=1):
+        return True
+    return False
+
+
+def plan_upload(src: Path, rel: str, dest_is_folder: Callable[[], bool]) -> tuple[str, list[Item]]:
+    """(destination path, items): a folder's files go under ``rel`` (or the folder's name when ``rel`` is
+    empty); a file goes to ``rel``, or into it when ``rel`` is empty, ends in '/' or is a folder."""
+    if src.is_dir():
+        rel = rel.rstrip("/") or src.name
+        return rel, [Item(f"{rel}/{name}", p, p.stat().st_size) for name, p in walk_files(src)]
+    if not rel or rel.endswith("/") or dest_is_folder():
+        rel = f"{rel.rstrip('/')}/{src.name}".lstrip("/")
+    return rel, [Item(rel, src, src.stat().st_size)]
+
+
+def _upload_one(cc: Any, item: Item, md5: bytes, progress: _SafeProgress) -> None:
+    from azure.storage.blob import ContentSettings
+
+    settings = ContentSettings(content_type=mimetypes.guess_type(item.name)[0] or "application/octet-stream",
+                               content_md5=bytearray(md5))
+    blob = cc.get_blob_client(item.name)
+    if item.size <= SINGLE_PUT:
+        data = item.path.read_bytes()
+        blob.upload_blob(data, length=len(data), overwrite=True, content_settings=settings, max_concurrency=1)
+        progress.advance(len(data))
+        return
+    done = [0]
+
+    def hook(current: int, total: int | None) -> None:
+        progress.advance(current - done[0])
+        done[0] = current
+
+    with open(item.path, "rb") as f:
+        blob.upload_blob(f, length=item.size, overwrite=True, content_settings=settings,
+                         max_concurrency=BLOCK_WORKERS, progress_hook=hook)
+    progress.advance(item.size - done[0])
+
+
+def upload_items(cc: Any, items: list[Item], prefix: str, progress: Progress | None = None,
+                 description: str = "upload", workers: int = FILE_WORKERS) -> Counts:
+    """Upload ``items``, skipping those whose size and MD5 match the blob already there."""
+    progress = progress or NullProgress()
+    counts = Counts()
+    lock = threading.Lock()
+    safe = _SafeProgress(progress)
+    progress.start(sum(i.size for i in items), description)
+    try:
+        existing = remote_index(cc, prefix)
+    except Exception as e:
+        if type(e).__name__ == "ResourceNotFoundError":
+            raise NotFound(f"container not found at {describe(cc)}", "check the datastore (`leafctl data store show`)") from e
+        raise storage_error(e, cc, "upload failed") from e
+
+    def one(item: Item) -> None:
+        md5 = md5_of(item.path)
+        have = existing.get(item.name)
+        if have is not None and have[0] == item.size and have[1] == md5:
+            with lock:
+                counts.skipped += 1
+            safe.advance(item.size)
+            return
+        try:
+            _upload_one(cc, item, md5, safe)
+        except Exception as e:
+            raise storage_error(e, cc, f"upload of {item.name} failed") from e
+        with lock:
+            counts.files += 1
+            counts.bytes += item.size
+
+    # Big files first: their blocks keep the pipe full while the small files trickle in beside them.
+    ordered = sorted(items, key=lambda i: -i.size)
+    _run_all(one, ordered, workers)
+    progress.finish()
+    return counts
+
+
+def _run_all(fn: Callable[[Any], None], items: Iterable[Any], workers: int) -> None:
+    """Run ``fn`` over ``items`` in a pool; the first error cancels what has not started and is raised."""
+    items = list(items)
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items))), thread_name_prefix="leafctl-xfer") as ex:
+        futures = [ex.submit(fn, it) for it in items]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for f in pending:
+            f.cancel()
+        errors = [f.exception() for f in done if f.exception() is not None]
+        if not errors:
+            for f in futures:
+                if not f.cancelled() and f.exception() is not None:
+                    errors.append(f.exception())
+    if errors:
+        raise errors[0]
+
+
+# --- download and ls -------------------------------------------------------------------------
+
+def list_under(cc: Any, path: str) -> tuple[list[Any], str]:
+    """(blobs, base): the one blob named ``path``, or every blob under ``path/``; names relative to base."""
+    path = path.strip("/")
+    if path:
+        blobs = list(cc.list_blobs(name_starts_with=path))
+        exact = [b for b in blobs if b.name == path]
+        under = [b for b in blobs if b.name.startswith(path + "/")]
+        if under:
+            return under, path + "/"
+        if exact:
+            return exact, path.rpartition("/")[0] + "/" if "/" in path else ""
+        return [], path + "/"
+    return list(cc.list_blobs()), ""
+
+
+def download_blobs(cc: Any, blobs: list[Any], base: str, dest: Path, progress: Progress | None = None,
+                   description: str = "download", workers: int = FILE_WORKERS) -> Counts:
+    """Download ``blobs`` into ``dest`` (names relative to ``base``); unchanged local files are skipped."""
+    progress = progress or NullProgress()
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    # Check every name before writing anything: one unsafe name and nothing is written.
+    plan = [(b, safe_join(dest, b.name[len(base):])) for b in blobs if not b.name.endswith("/")]
+    counts = Counts()
+    lock = threading.Lock()
+    safe = _SafeProgress(progress)
+    progress.start(sum(b.size for b, _ in plan), description)
+
+    def one(job: tuple[Any, Path]) -> None:
+        blob, target = job
+        md5 = blob.content_settings.content_md5 if blob.content_settings else None
+        if md5 and target.is_file() and target.stat().st_size == blob.size and md5_of(target) == bytes(md5):
+            with lock:
+                counts.skipped += 1
+            safe.advance(blob.size)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                done = [0]
+
+                def hook(current: int, total: int | None) -> None:
+                    safe.advance(current - done[0])
+                    done[0] = current
+
+                stream = cc.get_blob_client(blob.name).download_blob(
+                    max_concurrency=BLOCK_WORKERS if blob.size > SINGLE_PUT else 1, progress_hook=hook)
+                stream.readinto(f)
+                safe.advance(blob.size - done[0])
+            os.replace(tmp, target)
+        except Exception as e:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise storage_error(e, cc, f"download of {blob.name} failed") from e
+        with lock:
+            counts.files += 1
+            counts.bytes += blob.size
+
+    _run_all(one, plan, workers)
+    progress.finish()
+    return counts
+
+
+def entries(blobs: Iterable[Any]) -> list[FileEntry]:
+    out = []
+    for b in blobs:
+        md5 = b.content_settings.content_md5 if b.content_settings else None
+        when = b.last_modified.astimezone(timezone.utc).isoformat(timespec="seconds") if b.last_modified else None
+        out.append(FileEntry(path=b.name, size=b.size, md5=bytes(md5).hex() if md5 else None, modified_at=when))
+    return out
