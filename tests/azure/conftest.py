@@ -65,7 +65,10 @@ def backend(azure_profile):
     return AzureBackend(resolve())
 
 
-from azurite import azurite, azurite_up  # noqa: E402,F401  (session fixtures from the storage engineer's module)
+try:  # the session Azurite fixtures live in the storage engineer's module
+    from azurite import azurite, azurite_up  # noqa: E402,F401
+except ImportError:  # pragma: no cover  (only while that module has not landed)
+    pass
 
 
 @pytest.fixture
