@@ -64,6 +64,7 @@ def test_list_sizes(azure, fake):
     assert r.code == 0, r
     sizes = {s["name"]: s for s in r.json()}
     assert sizes["Standard_NC6s_v3"]["gpus"] == 1 and sizes["Standard_DS1_v2"]["vcpus"] == 1
+    assert sizes["Standard_NC6s_v3"]["gpu_type"] == "V100" and sizes["Standard_DS3_v2"]["memory_gb"] == 14
     assert any("/locations/centralus/vmSizes" in u for _, u in fake.calls)
 
 

@@ -115,6 +115,9 @@ class ComputeOps:
     def list_sizes(self) -> list[dict[str, Any]]:
         sizes = self.client.compute.list_sizes(location=self.settings.location) if self.settings.location \
             else self.client.compute.list_sizes()
+        from leafctl.backends.common import SIZES
+
+        gpu_types = {n.lower(): t for n, _, _, _, t in SIZES if t}  # the VM sizes API does not name the GPU
         out = []
         for s in sizes:
             d = {k: v for k, v in vars(s).items() if v is not None}  # as_dict() wire names or snake_case, by version
@@ -125,8 +128,9 @@ class ComputeOps:
             types = pick("supportedComputeTypes", "supported_compute_types") or []
             if isinstance(types, str):
                 types = [t for t in types.split(",") if t]
-            out.append({"name": pick("name"), "family": pick("family"), "vcpus": pick("vCPUs", "v_cp_us"),
-                        "gpus": pick("gpus"), "memory_gb": pick("memoryGB", "memory_gb"),
-                        "low_priority_capable": pick("lowPriorityCapable", "low_priority_capable"),
+            name = pick("name")
+            out.append({"name": name, "vcpus": pick("vCPUs", "v_cp_us"), "memory_gb": pick("memoryGB", "memory_gb"),
+                        "gpus": pick("gpus"), "gpu_type": gpu_types.get(str(name).lower()),  # same keys as local
+                        "family": pick("family"), "low_priority_capable": pick("lowPriorityCapable", "low_priority_capable"),
                         "compute_types": list(types)})
         return out
