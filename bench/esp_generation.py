@@ -4,6 +4,8 @@ pymoo's NSGA-II, in one run.
 Workload: C=16 context features, H=32 prescriptor hidden units, A=4 continuous actions, predictor MLP
 with 64 hidden units, 2 outcomes as 2 objectives, P=1000 prescriptors x N=1000 contexts.
 pymoo calls the very same ``Problem.evaluate`` on its whole population through ``_evaluate``.
+Times are process CPU seconds (``time.process_time``, all threads), medians over generations, so
+other processes on a shared machine disturb them less than wall-clock time would.
 
     .venv/bin/python bench/esp_generation.py [--generations 5] [--population 1000] [--contexts 1000]
 """
@@ -11,8 +13,13 @@ pymoo calls the very same ``Problem.evaluate`` on its whole population through `
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
+
+# As leafctl.esp.job does: single-threaded BLAS under the engine's own evaluation threads.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 import numpy as np
 
@@ -45,13 +52,13 @@ def time_leafctl(prob: Problem, P: int, gens: int, mode: str) -> float:
     minimise = lambda F_: to_minimised(F_, prob.senses)  # noqa: E731
     times = []
     for _ in range(gens):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         rank, crowd = rank_and_crowding(minimise(F))
         if mode == "leaf":
             theta, F = leaf_step(rng.for_step(), theta, F, rank, crowd, prob.evaluate, vary, 10, 0.8)
         else:
             theta, F = nsga2_step(rng.for_step(), theta, F, rank, crowd, prob.evaluate, vary, minimise)
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return float(np.median(times))  # medians: the machine may be shared
 
 
@@ -68,14 +75,14 @@ def time_pymoo(prob: Problem, P: int, gens: int) -> tuple[float, float]:
             super().__init__(n_var=D, n_obj=2, xl=-3.0, xu=3.0)
 
         def _evaluate(self, X, out, *args, **kwargs):
-            t = time.perf_counter()
+            t = time.process_time()
             out["F"] = to_minimised(prob.evaluate(X.astype(np.float32)), prob.senses)
-            evals.append(time.perf_counter() - t)
+            evals.append(time.process_time() - t)
 
     times = []
 
     def callback(algorithm):
-        times.append(time.perf_counter())
+        times.append(time.process_time())
 
     minimize(ESP(), NSGA2(pop_size=P), ("n_gen", gens + 1), seed=1, callback=callback, verbose=False)
     per_gen = float(np.median(np.diff(times)))
@@ -94,15 +101,13 @@ def main() -> None:
     prob.evaluate(theta)  # warm-up (BLAS threads, page faults)
     ev = []
     for _ in range(5):
-        t = time.perf_counter()
+        t = time.process_time()
         prob.evaluate(theta)
-        ev.append(time.perf_counter() - t)
+        ev.append(time.process_time() - t)
     eval_s = float(np.median(ev))
     leaf = time_leafctl(prob, P, a.generations, "leaf")
     nsga = time_leafctl(prob, P, a.generations, "nsga2")
     pym, pym_eval = time_pymoo(prob, P, a.generations)
-    import os
-
     print(f"machine: {os.cpu_count()} CPUs, python {platform.python_version()}, numpy {np.__version__}, "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"P={P} N={a.contexts} D={prob.layout.D}; evaluation of P candidates: {eval_s:.3f} s")

@@ -8,6 +8,7 @@ each predicted outcome is averaged over contexts. Objectives are outcome columns
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -23,6 +24,23 @@ ACTION_COST = "action_cost"
 # On GPU, large chunks amortise kernel launches.
 CHUNK_ELEMS = 1_000_000
 CHUNK_ELEMS_GPU = 64_000_000
+
+
+_executor = None
+
+
+def _pool(n_chunks: int) -> Any:
+    """A shared thread pool for CPU evaluation (NumPy releases the GIL in ufuncs and BLAS), sized by
+    LEAFCTL_ESP_THREADS or the CPU count; None when one thread would do."""
+    global _executor
+    workers = int(os.environ.get("LEAFCTL_ESP_THREADS", "0")) or (os.cpu_count() or 1)
+    if workers <= 1 or n_chunks <= 1:
+        return None
+    if _executor is None or _executor._max_workers != workers:
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+        _executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="leafctl-esp")
+    return _executor
 
 
 @dataclass
@@ -68,9 +86,10 @@ class Problem:
         P, N = theta.shape[0], self.X.shape[0]
         width = max(self.layout.hidden, self.Zc.shape[1], self.layout.n_out, 1)
         step = max(1, (CHUNK_ELEMS_GPU if is_gpu(xp) else CHUNK_ELEMS) // (N * width))
-        out = []
-        for s in range(0, P, step):
-            out.append(self._means_chunk(theta[s:s + step]))
+        chunks = [theta[s:s + step] for s in range(0, P, step)]
+        pool = None if is_gpu(xp) else _pool(len(chunks))
+        # Chunks are independent and joined in order, so threads change speed, never results.
+        out = list(pool.map(self._means_chunk, chunks)) if pool else [self._means_chunk(c) for c in chunks]
         return xp.concatenate(out, axis=0)
 
     def _means_chunk(self, theta: Any) -> Any:

@@ -52,7 +52,9 @@ def test_evolve_writes_every_output(tiny_config, tmp_path):
                        "hypervolume", "seconds"] and len(hist) == 6
     metrics = json.loads((tmp_path / "predictor_metrics.json").read_text())
     assert set(metrics["held_out"]["revenue"]) == {"rmse", "r2"}
-    assert (tmp_path / "pareto.svg").read_text().startswith("<svg")
+    import xml.etree.ElementTree as ET
+    svg = ET.parse(tmp_path / "pareto.svg").getroot()
+    assert svg.tag.endswith("svg") and len(svg.findall("{http://www.w3.org/2000/svg}circle")) == 20
     # Hypervolume in normalised space never decreases in leaf mode (elites are kept).
     hv = [r["hypervolume"] for r in seen]
     assert all(b >= a - 1e-12 for a, b in zip(hv, hv[1:]))
