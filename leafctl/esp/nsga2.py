@@ -60,21 +60,20 @@ def _lex_unique(xp: Any, G: Any) -> tuple[Any, Any, Any]:
 
 def _rank_2d(xp: Any, U: Any) -> Any:
     """Unique rows in lexicographic order: a row is on the current front iff its second objective is
-    below every earlier remaining row's (any earlier row already has a smaller-or-equal first one)."""
-    n = U.shape[0]
-    rank = xp.zeros(n, dtype=xp.int64)
-    remaining = xp.arange(n)
-    f2 = U[:, 1]
+    below every earlier remaining row's (any earlier row already has a smaller-or-equal first one).
+    One whole-array pass per front; the remaining rows are kept compacted."""
+    rank = xp.zeros(U.shape[0], dtype=xp.int64)
+    idx = xp.arange(U.shape[0])
+    v = U[:, 1].copy()
     front = 1
-    while remaining.size:
-        v = f2[remaining]
-        prev = xp.empty_like(v)
-        prev[0] = xp.inf
+    while v.size:
+        nd = xp.empty(v.size, dtype=bool)
+        nd[0] = True
         if v.size > 1:
-            prev[1:] = _prefix_min(xp, v)[:-1]
-        nd = v < prev
-        rank[remaining[nd]] = front
-        remaining = remaining[~nd]
+            nd[1:] = v[1:] < _prefix_min(xp, v)[:-1]
+        rank[idx[nd]] = front
+        keep = ~nd
+        idx, v = idx[keep], v[keep]
         front += 1
     return rank
 
@@ -224,7 +223,7 @@ def nondominated_rank(F: Any, block_elems: int = BLOCK_ELEMS, method: str = "aut
     idx = xp.nonzero(finite)[0]
     worst = 0
     if idx.size:
-        order, U, group = _lex_unique(xp, F[idx])
+        order, U, group = _lex_unique(xp, F if idx.size == n else F[idx])
         if method == "auto":
             method = "sort2d" if k <= 2 else "ens"
         if k == 1:
@@ -258,11 +257,12 @@ def crowding_distance(F: Any, rank: Any) -> Any:
     finite = xp.all(xp.isfinite(F), axis=1)
     Fz = xp.where(xp.isfinite(F), F, 0.0)
     rankf = xp.asarray(rank, dtype=xp.float64)
-    # Row index as the last tie-breaker: ties resolve the same way whether or not the device's
-    # lexsort is stable, so CPU and GPU agree on which of several equal points is the extreme.
-    idx = xp.arange(n, dtype=xp.float64)
+    # Ties go to the lower row: NumPy's lexsort is stable; on GPU the row index is an explicit last
+    # key, so both devices agree on which of several equal points is a front's extreme.
+    idx = None if xp is np else xp.arange(n, dtype=xp.float64)
     for m in range(k):
-        order = xp.lexsort(xp.stack([idx, Fz[:, m], rankf]))  # by front, then value, then row
+        keys = [Fz[:, m], rankf] if idx is None else [idx, Fz[:, m], rankf]
+        order = xp.lexsort(xp.stack(keys))  # by front, then value, then row
         r = rankf[order]
         v = Fz[order, m]
         first = xp.ones(n, dtype=bool)
@@ -284,9 +284,10 @@ def crowding_distance(F: Any, rank: Any) -> Any:
 def sort_key(rank: Any, crowding: Any) -> Any:
     """Indices best-first: rank ascending, then crowding descending (ties keep index order)."""
     xp = array_module(rank)
-    n = int(rank.shape[0])
-    return xp.lexsort(xp.stack([xp.arange(n, dtype=xp.float64), -xp.asarray(crowding, dtype=xp.float64),
-                                xp.asarray(rank, dtype=xp.float64)]))
+    keys = [-xp.asarray(crowding, dtype=xp.float64), xp.asarray(rank, dtype=xp.float64)]
+    if xp is not np:  # explicit row tie-breaker where lexsort stability is not promised
+        keys.insert(0, xp.arange(int(rank.shape[0]), dtype=xp.float64))
+    return xp.lexsort(xp.stack(keys))
 
 
 def rank_and_crowding(F: Any) -> tuple[Any, Any]:
