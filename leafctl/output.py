@@ -6,7 +6,6 @@ light. Colour codes are never written when NO_COLOR is set or stdout is not a te
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any, Sequence
@@ -46,6 +45,8 @@ def apply_query(data: Any, query: str | None) -> Any:
 
 
 def _cell(v: Any) -> str:
+    import json
+
     if v is None:
         return ""
     if isinstance(v, (dict, list)):
@@ -104,6 +105,8 @@ def render(data: Any, fmt: str | None = None, query: str | None = None, columns:
     if fmt == "none":
         return
     if fmt == "json":
+        import json
+
         out.write(json.dumps(plain, indent=2, ensure_ascii=False) + "\n")
     elif fmt == "yaml":
         import yaml
