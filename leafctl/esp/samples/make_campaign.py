@@ -30,6 +30,21 @@ REGION_MULT = {"north": 1.0, "south": 1.1, "east": 0.95, "west": 1.05}
 CHANNEL_MULT = {"web": 1.0, "store": 0.5, "app": 1.5}
 
 
+def expected_outcomes(income, past_spend, visits, region, channel, discount, emails):
+    """The noise-free ground truth: (gross demand, expected revenue, expected margin) per customer.
+    Arrays in, arrays out; used to judge a prescribed policy against the historical one."""
+    income, past_spend, visits = (np.asarray(x, dtype=float) for x in (income, past_spend, visits))
+    discount, emails = np.asarray(discount, dtype=float), np.asarray(emails, dtype=float)
+    rmult = np.array([REGION_MULT[r] for r in region])
+    cmult = np.array([CHANNEL_MULT[c] for c in channel])
+    base = past_spend / 4 * rmult * (1 + 0.01 * visits)
+    sens = 0.3 + 0.75 * (1 - np.tanh((income - 60) / 40))
+    email = cmult * 0.08 * emails * np.exp(-emails / 5)
+    gross = base * (1 + 2 * sens * discount) * (1 + email)
+    revenue = gross * (1 - discount)
+    return gross, revenue, revenue - 0.55 * gross - 0.4 * emails
+
+
 def generate(n: int = 2000, seed: int = 7) -> tuple[list[str], list[list[str]]]:
     rng = np.random.default_rng(seed)
     age = rng.integers(18, 81, n)
@@ -42,12 +57,7 @@ def generate(n: int = 2000, seed: int = 7) -> tuple[list[str], list[list[str]]]:
     discount = np.round(np.clip(rng.uniform(0, 0.4, n) + 0.1 * (past_spend > np.median(past_spend)), 0, 0.5), 3)
     emails = rng.integers(0, 11, n)
 
-    rmult = np.array([REGION_MULT[r] for r in region])
-    cmult = np.array([CHANNEL_MULT[c] for c in channel])
-    base = past_spend / 4 * rmult * (1 + 0.01 * visits)
-    sens = 0.3 + 0.75 * (1 - np.tanh((income - 60) / 40))
-    email = cmult * 0.08 * emails * np.exp(-emails / 5)
-    gross = base * (1 + 2 * sens * discount) * (1 + email)
+    gross, _, _ = expected_outcomes(income, past_spend, visits, region, channel, discount, emails)
     revenue = gross * (1 - discount) * np.exp(rng.normal(0, 0.1, n))
     margin = revenue - 0.55 * gross - 0.4 * emails
 
