@@ -277,16 +277,33 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def check_config(config: EvolveConfig) -> tuple[Any, np.ndarray]:
+    """Every check that needs the data, without training anything: the table reads and encodes, each
+    objective names an outcome or action_cost, action_cost weights name action columns.
+    Returns (dataset, cost per prescriptor output unit). Raises UsageError (exit 2)."""
+    from leafctl.esp.data import load_dataset  # noqa: PLC0415
+    from leafctl.esp.evaluate import ACTION_COST  # noqa: PLC0415
+    from leafctl.esp.prescriptor import cost_table  # noqa: PLC0415
+
+    config.validate()
+    outcomes = config.resolved_outcomes()
+    ds = load_dataset(config.data, config.context, config.actions, outcomes)
+    for name, _ in config.objectives:
+        if name != ACTION_COST and name not in outcomes:
+            raise UsageError(f"objective {name!r} names nothing: it is neither an outcome column nor "
+                             f"{ACTION_COST}", f"outcomes are: {', '.join(outcomes)}")
+    return ds, cost_table(ds.actions, config.action_cost)
+
+
 def evolve(config: EvolveConfig, out_dir: str | Path,
            on_generation: Callable[[dict[str, Any]], None] | None = None,
            resume: bool = False, log: Callable[[str], None] | None = None) -> EvolveResult:
     from leafctl.esp import outputs  # noqa: PLC0415
-    from leafctl.esp.data import load_dataset  # noqa: PLC0415
-    from leafctl.esp.evaluate import ACTION_COST, Problem  # noqa: PLC0415
+    from leafctl.esp.evaluate import Problem  # noqa: PLC0415
     from leafctl.esp.nsga2 import rank_and_crowding, to_minimised  # noqa: PLC0415
     from leafctl.esp.operators import leaf_step, leaf_vary, nsga2_step  # noqa: PLC0415
     from leafctl.esp.predictor import Predictor, train  # noqa: PLC0415
-    from leafctl.esp.prescriptor import Layout, cost_table  # noqa: PLC0415
+    from leafctl.esp.prescriptor import Layout  # noqa: PLC0415
     from leafctl.esp.xp import DeviceRandom, get_xp, to_numpy  # noqa: PLC0415
 
     say = log or (lambda _m: None)
@@ -295,15 +312,10 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     xp = get_xp(config.device)
     outcomes = config.resolved_outcomes()
-    ds = load_dataset(config.data, config.context, config.actions, outcomes)
-    for name, _ in config.objectives:
-        if name != ACTION_COST and name not in outcomes:
-            raise UsageError(f"objective {name!r} names nothing: it is neither an outcome column nor "
-                             f"{ACTION_COST}", f"outcomes are: {', '.join(outcomes)}")
+    ds, costs = check_config(config)
     names = [n for n, _ in config.objectives]
     senses = [s for _, s in config.objectives]
     layout = Layout(ds.Xc.shape[1], config.hidden, ds.actions)
-    costs = cost_table(ds.actions, config.action_cost)
     s_pred, s_ctx, s_evo = np.random.SeedSequence(config.seed).spawn(3)
 
     ckpt_path = out / "checkpoint.npz"

@@ -135,3 +135,12 @@ def test_job_exits_2_with_one_error_line(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2
     assert p.stderr.count("\n") == 1 and p.stderr.startswith("error: ") and "nope.csv" in p.stderr
+
+
+def test_check_config_reports_data_problems_without_training(tiny_config):
+    from leafctl.esp.engine import check_config
+
+    ds, costs = check_config(tiny_config)
+    assert ds.n == 300 and costs.tolist() == [1.0, 1.0]
+    bad = EvolveConfig(**{**tiny_config.__dict__, "objectives": ["revenu:max"], "outcomes": ["revenue"]})
+    usage(lambda: check_config(bad), "'revenu'", "names nothing")
