@@ -64,21 +64,10 @@ def build_config(config_file: Path | None, sample: str | None, flags: dict[str, 
 
 
 def check_data(cfg: Any) -> None:
-    """Load the table with the engine's own reader, so every bad-input error is raised here, exit 2."""
-    from leafctl.esp.data import load_dataset
+    """Every data-dependent check, with the engine's own code, before anything is submitted (exit 2)."""
+    from leafctl.esp.engine import check_config
 
-    ds = load_dataset(cfg.data, cfg.context, cfg.actions, cfg.resolved_outcomes())
-    from leafctl.esp.evaluate import ACTION_COST
-
-    outcomes = cfg.resolved_outcomes()
-    for name, _ in cfg.objectives:
-        if name != ACTION_COST and name not in outcomes:
-            raise UsageError(f"objective {name!r} names nothing: it is neither an outcome column nor {ACTION_COST}",
-                             f"outcomes are: {', '.join(outcomes)}")
-    for col in cfg.action_cost:
-        if col not in cfg.actions:
-            raise UsageError(f"--action-cost names {col!r}, which is not an action column", f"actions are: {', '.join(cfg.actions)}")
-    del ds
+    check_config(cfg)
 
 
 def resolve_device(device: str) -> str:
