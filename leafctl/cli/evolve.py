@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from leafctl.cli._common import DryRunOption, NoWaitOption, backend, emit, info, settings, state
+from leafctl.cli._complete import complete_compute_names, complete_run_ids
 from leafctl.errors import UsageError
 
 if TYPE_CHECKING:
@@ -28,6 +29,16 @@ RESULT = "result"  # the job's output folder name; outputs_path/result holds par
 EVOLVE_MODEL_OUTPUT = f"{RESULT}/model"  # what `model register --run` takes from an evolve run
 # What a resumed run needs from the interrupted one (not its final products).
 RESUME_FILES = ("checkpoint.npz", "predictor.npz", "predictor_metrics.json", "progress.jsonl", "config.toml")
+
+
+def _complete_samples(ctx: Any, incomplete: str) -> list[str]:
+    from leafctl.esp.samples import sample_names  # a dict of names: no numpy
+
+    return [n for n in sample_names() if n.startswith(incomplete)]
+
+
+def _complete_device(ctx: Any, incomplete: str) -> list[str]:
+    return [d for d in ("auto", "cpu", "gpu") if d.startswith(incomplete)]
 
 
 def _csv_list(value: str | None) -> list[str] | None:
@@ -220,12 +231,12 @@ def evolve(
     population: Annotated[int | None, typer.Option("--population", help="Prescriptors per generation (default 100).")] = None,
     generations: Annotated[int | None, typer.Option("--generations", help="Generations (default 100).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (same seed and device: same result).")] = None,
-    device: Annotated[str | None, typer.Option("--device", help="auto | cpu | gpu")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto | cpu | gpu", autocompletion=_complete_device)] = None,
     predictor: Annotated[str | None, typer.Option("--predictor", help="Surrogate: mlp | ridge.")] = None,
-    resume: Annotated[str | None, typer.Option("--resume", help="Continue an interrupted evolve run from its last checkpoint.")] = None,
+    resume: Annotated[str | None, typer.Option("--resume", help="Continue an interrupted evolve run from its last checkpoint.", autocompletion=complete_run_ids)] = None,
     name: Annotated[str | None, typer.Option("--name", help="Display name of the run.")] = None,
-    sample: Annotated[str | None, typer.Option("--sample", help="Use a bundled dataset: campaign.")] = None,
-    compute: Annotated[str | None, typer.Option("--compute", help="Compute to run on (default: profile's, else local).")] = None,
+    sample: Annotated[str | None, typer.Option("--sample", help="Use a bundled dataset: campaign.", autocompletion=_complete_samples)] = None,
+    compute: Annotated[str | None, typer.Option("--compute", help="Compute to run on (default: profile's, else local).", autocompletion=complete_compute_names)] = None,
     experiment: Annotated[str | None, typer.Option("--experiment", help="Experiment name.")] = None,
     remote: Annotated[bool, typer.Option("--remote", help="Submit as a GPU job to the profile's Azure ML workspace.")] = False,
     no_wait: NoWaitOption = False,

@@ -48,6 +48,9 @@ def test_registry_names(exe, tmp_path):
     assert complete("leafctl compute show gpu") == ["gpu-a", "gpu-b"]
     assert complete("leafctl model show ch") == ["churn"]
     assert complete(f"leafctl run show {run_id[:10]}") == [run_id]
+    assert complete("leafctl run evolve --sample ca") == ["campaign"]
+    assert complete("leafctl run evolve --compute gpu-") == ["gpu-a", "gpu-b"]
+    assert complete("leafctl run evolve --device g") == ["gpu"]
 
 
 def test_completion_imports_nothing_heavy(exe):
@@ -62,7 +65,7 @@ def test_completion_imports_nothing_heavy(exe):
         "from leafctl.cli.main import run\n"
         "run()\n"
     )
-    for words in ("leafctl compute show gpu", "leafctl run evolve --", "leafctl model prescribe ", "leafctl -p "):
+    for words in ("leafctl compute show gpu", "leafctl run evolve --", "leafctl run evolve --sample ", "leafctl model prescribe ", "leafctl -p "):
         env = dict(os.environ, _LEAFCTL_COMPLETE="complete_bash", COMP_WORDS=words, COMP_CWORD=str(len(words.split(" ")) - 1))
         p = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
         assert "HEAVY:\n" in p.stderr, (words, p.stderr)
