@@ -228,6 +228,7 @@ SIZES: list[tuple[str, int, float, int, str | None]] = [
     ("Standard_ND96isr_H100_v5", 96, 1900, 8, "H100"),
 ]
 DEFAULT_SIZE = "Standard_DS3_v2"
+MAX_COUNT = 2**31 - 1  # Azure's node counts and durations are 32-bit; SQLite's INTEGER is 64-bit
 
 
 def validate_compute(c: Compute) -> Compute:
@@ -240,6 +241,8 @@ def validate_compute(c: Compute) -> Compute:
     for field in ("min_nodes", "max_nodes", "idle_seconds"):
         if not isinstance(getattr(c, field), int) or isinstance(getattr(c, field), bool):
             raise UsageError(f"{field} must be a whole number, got {getattr(c, field)!r}", f"e.g. --{field.replace('_', '-')} 2")
+        if getattr(c, field) > MAX_COUNT:
+            raise UsageError(f"{field} {getattr(c, field)} is too large", f"use at most {MAX_COUNT}")
     if c.max_nodes < 1:
         raise UsageError(f"max_nodes must be at least 1, got {c.max_nodes}", "e.g. --max-nodes 2")
     if c.min_nodes < 0:

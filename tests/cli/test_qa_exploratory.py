@@ -1,0 +1,15 @@
+"""Defects found in an exploratory QA pass of the local backend and the CLI (one test per defect)."""
+
+from __future__ import annotations
+
+from leaftest import assert_error
+
+
+def test_huge_compute_numbers_are_usage_errors(cli):
+    # Python ints beyond SQLite's 64 bits used to crash with an unexpected OverflowError (exit 1).
+    big = "99999999999999999999"
+    assert_error(cli("compute", "create", "c", "--max-nodes", big), 2, "max_nodes")
+    assert_error(cli("compute", "create", "c", "--min-nodes", big, "--max-nodes", "2"), 2, "min_nodes")
+    assert_error(cli("compute", "create", "c", "--idle-seconds", big), 2, "idle_seconds")
+    assert_error(cli("compute", "create", "c", "--set", f"max_instances={big}"), 2, "max_nodes")
+    assert cli("compute", "list", "-q", "[].name").json() == ["local"]
