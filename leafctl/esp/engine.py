@@ -24,6 +24,7 @@ import numpy as np
 from leafctl.errors import UsageError
 
 MODES = ("leaf", "nsga2")
+_MAX_COUNT = 2**31 - 1  # sizes index arrays; larger numbers cannot run (and overflow NumPy past 2**63)
 SENSES = ("max", "min")
 
 
@@ -104,6 +105,10 @@ class EvolveConfig:
         need(self.device in ("auto", "cpu", "gpu"), f"unknown device {self.device!r}", "use auto, cpu or gpu")
         need(self.contexts_sample >= 0, f"contexts_sample {self.contexts_sample} is negative", "0 means all rows")
         need(self.checkpoint_every >= 1, f"checkpoint_every {self.checkpoint_every} must be at least 1", "e.g. 1")
+        need(self.seed >= 0, f"seed {self.seed} is negative", "use 0 or more")
+        for name in ("population", "generations", "hidden", "predictor_hidden", "contexts_sample", "checkpoint_every"):
+            v = getattr(self, name)
+            need(v <= _MAX_COUNT, f"{name} {v} is too large", f"use at most {_MAX_COUNT}")
         return self
 
     def to_dict(self) -> dict[str, Any]:

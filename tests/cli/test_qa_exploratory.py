@@ -13,3 +13,13 @@ def test_huge_compute_numbers_are_usage_errors(cli):
     assert_error(cli("compute", "create", "c", "--idle-seconds", big), 2, "idle_seconds")
     assert_error(cli("compute", "create", "c", "--set", f"max_instances={big}"), 2, "max_nodes")
     assert cli("compute", "list", "-q", "[].name").json() == ["local"]
+
+
+def test_evolve_bad_seed_and_huge_sizes_fail_before_submitting(cli):
+    # A negative seed or a population beyond 64 bits used to pass the pre-submit check, start a run
+    # and fail inside it with a NumPy traceback line (exit 1).
+    assert_error(cli("run", "evolve", "--sample", "campaign", "--seed", "-5"), 2, "seed")
+    assert_error(cli("run", "evolve", "--sample", "campaign", "--population", "99999999999999999999"), 2, "population")
+    assert_error(cli("run", "evolve", "--sample", "campaign", "--generations", "99999999999999999999"), 2, "generations")
+    assert_error(cli("run", "evolve", "--sample", "campaign", "--seed", "-1", "--dry-run"), 2, "seed")
+    assert cli("run", "list").json() == []
