@@ -1,0 +1,318 @@
+"""Runs on Azure: azure-ai-ml command jobs (seed 004's run-training.py), their logs, waits and outputs.
+
+- Code, local inputs and logs are moved by leafctl's own transfer code (azure-storage-blob), so the same
+  path works against Azurite: the code snapshot is uploaded to the default datastore under
+  ``LocalUpload/leafctl/<hash>/`` (unchanged files are skipped) and the job refers to it by URL.
+- Every named output gets an explicit path, ``azureml://datastores/<default>/paths/azureml/<job>/<name>/``
+  (Azure ML's own default), so ``download_run`` needs no data-plane lookups.
+- Logs come from run history (``runs/<id>/details`` lists the log files with SAS URLs) and are read
+  incrementally by byte offset; ``jobs.stream`` would print to stdout, which the CLI must not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from leafctl.backends.base import RUN_TERMINAL, JobSpec, Run
+from leafctl.errors import Conflict, NotFound, OperationFailed, UsageError
+
+STATUS = {
+    "notstarted": "Queued", "queued": "Queued", "preparing": "Queued", "starting": "Queued",
+    "provisioning": "Queued", "scheduled": "Queued", "unknown": "Queued",
+    "running": "Running", "finalizing": "Running",
+    "completed": "Completed", "finished": "Completed",
+    "failed": "Failed", "notresponding": "Failed",
+    "canceled": "Canceled", "cancelrequested": "Canceled", "cancelled": "Canceled",
+}
+LOG_PREFERENCE = ("user_logs/std_log.txt", "azureml-logs/70_driver_log.txt")
+DEFAULT_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+POLL_SECONDS = 5.0
+
+
+def map_status(status: str | None) -> str:
+    return STATUS.get((status or "").lower().replace(" ", ""), "Queued")
+
+
+def _iso(dt: Any) -> str | None:
+    if dt is None:
+        return None
+    return dt.isoformat(timespec="seconds") if hasattr(dt, "isoformat") else str(dt)
+
+
+def _leaf(value: Any) -> str | None:
+    """The resource name at the end of an ARM id (``.../computes/gpu`` -> ``gpu``)."""
+    if value is None:
+        return None
+    return str(value).rstrip("/").rsplit("/", 1)[-1]
+
+
+def _io_path(v: Any) -> str | None:
+    from leafctl.backends.azure.assets import fix_uri, short_uri
+
+    path = getattr(v, "path", None) if not isinstance(v, (str, int, float, bool)) else v
+    return short_uri(fix_uri(path)) if path is not None else None
+
+
+def run_record(job: Any) -> Run:
+    ctx = getattr(job, "creation_context", None)
+    tags = {k: str(v) for k, v in (job.tags or {}).items()}
+    return Run(
+        id=job.name, status=map_status(job.status), compute=_leaf(getattr(job, "compute", None)),
+        experiment=getattr(job, "experiment_name", None), display_name=getattr(job, "display_name", None),
+        kind=tags.get("leafctl.kind", "command"), command=getattr(job, "command", None),
+        created_at=_iso(getattr(ctx, "created_at", None)) if ctx else None,
+        inputs={k: p for k, v in (getattr(job, "inputs", None) or {}).items() if (p := _io_path(v)) is not None},
+        outputs={k: p or "" for k, v in (getattr(job, "outputs", None) or {}).items()
+                 if k != "default" and (p := _io_path(v)) is not None},
+        tags=tags,
+    )
+
+
+def tree_hash(root: Path) -> str:
+    """A content hash of a folder (names and bytes), for snapshot paths that change only with the code."""
+    from leafctl.backends.common import md5_file, walk_files
+
+    h = hashlib.sha256()
+    if root.is_file():
+        h.update(root.name.encode() + b"\0" + md5_file(root).encode())
+    else:
+        for name, p in walk_files(root):
+            if "__pycache__" in name.split("/") or name.endswith(".pyc"):
+                continue
+            h.update(name.encode() + b"\0" + md5_file(p).encode() + b"\n")
+    return h.hexdigest()[:32]
+
+
+class JobOps:
+    """Mixin for AzureBackend: needs ``self.client`` (MLClient), ``self.settings`` and StorageOps."""
+
+    poll_interval: float = POLL_SECONDS
+
+    # --- submit ---------------------------------------------------------------------------------
+
+    def _store_url(self, datastore: str, path: str) -> str:
+        """The https (or emulator) URL of a datastore folder, as code assets record it."""
+        _, cc = self.container(datastore)
+        return f"{cc.url.split('?', 1)[0].rstrip('/')}/{path.strip('/')}"
+
+    def _upload_code(self, code: str) -> str:
+        src = Path(code).expanduser()
+        if not src.is_dir():
+            raise UsageError(f"code folder {code!r} does not exist", "pass --code DIR (the folder holding your script)")
+        ds = self._default_datastore_name()
+        rel = f"LocalUpload/leafctl/{tree_hash(src)}"
+        self._upload_tree(src, rel, ds)
+        return self._store_url(ds, rel)
+
+    def _upload_tree(self, src: Path, rel: str, ds: str) -> None:
+        from leafctl.backends.azure import transfer
+        from leafctl.backends.common import walk_files
+
+        _, cc = self.container(ds)
+        items = [transfer.Item(f"{rel}/{name}", p, p.stat().st_size) for name, p in walk_files(src)
+                 if "__pycache__" not in name.split("/") and not name.endswith(".pyc")]
+        transfer.upload_items(cc, items, rel + "/", None, f"upload {src.name}")
+
+    def _input(self, name: str, value: str) -> Any:
+        from azure.ai.ml import Input
+
+        from leafctl.backends.azure.assets import fix_uri
+        from leafctl.backends.azure.storage import parse_any_uri
+        from leafctl.backends.common import clean_store_path, split_name_version
+
+        value = fix_uri(value)
+        if value.startswith("azureml:") and not value.startswith("azureml://"):
+            asset, version = split_name_version(value)
+            data = self.client.data.get(asset, version=version) if version else self.client.data.get(asset, label="latest")
+            return Input(type=data.type or "uri_folder", path=f"azureml:{data.name}:{data.version}")
+        local = Path(value).expanduser()
+        if "://" not in value and local.exists():
+            ds = self._default_datastore_name()
+            rel = f"LocalUpload/leafctl/inputs/{tree_hash(local)}"
+            result = self.upload(local, rel + ("/" if local.is_file() else ""), datastore=ds)
+            return Input(type="uri_file" if local.is_file() else "uri_folder", path=result.uri)
+        if value.startswith(("https://", "http://", "wasbs://", "abfss://")):
+            return Input(type="uri_file" if not value.endswith("/") and "." in value.rsplit("/", 1)[-1] else "uri_folder",
+                         path=value)
+        parsed = parse_any_uri(value)
+        ds, path = parsed if parsed else (self._datastore_name(None), clean_store_path(value))
+        return Input(type=self._uri_type(ds, path), path=f"azureml://datastores/{ds}/paths/{path}")
+
+    def _uri_type(self, ds: str, path: str) -> str:
+        """uri_file when the path is one blob, else uri_folder (also when storage cannot be asked)."""
+        from leafctl.backends.azure import transfer
+
+        if not path or path.endswith("/"):
+            return "uri_folder"
+        try:
+            _, cc = self.container(ds)
+            blobs, base = transfer.list_under(cc, path)
+        except Exception:
+            return "uri_folder"
+        return "uri_file" if len(blobs) == 1 and blobs[0].name == path.strip("/") else "uri_folder"
+
+    def _environment(self, spec_env: str | None) -> Any:
+        from azure.ai.ml.entities import Environment
+
+        env = spec_env or self.settings.get("environment")
+        if env is None:
+            return Environment(image=DEFAULT_IMAGE)
+        if not isinstance(env, str):
+            return env  # an azure.ai.ml Environment built by the caller (remote evolve)
+        if env.startswith("azureml:") or env.startswith("/subscriptions/"):
+            return env
+        if "/" in env:  # a container image, e.g. mcr.microsoft.com/azureml/...:tag
+            return Environment(image=env)
+        return f"azureml:{env}" if ("@" in env or ":" in env) else f"azureml:{env}@latest"
+
+    def build_command_job(self, spec: JobSpec, name: str | None = None, environment: Any = None) -> Any:
+        """The azure-ai-ml command job for ``spec`` (code already a URL or local folder to upload)."""
+        from azure.ai.ml import Output, command
+
+        name = name or f"leaf-{uuid.uuid4().hex[:12]}"
+        ds = self._default_datastore_name()
+        inputs = {k: self._input(k, v) for k, v in spec.inputs.items()}
+        outputs = {}
+        for k, v in spec.outputs.items():
+            path = v or f"azureml://datastores/{ds}/paths/azureml/{name}/{k}/"
+            outputs[k] = Output(type="uri_folder", path=path, mode="rw_mount")
+        code = spec.code
+        if code and "://" not in code:
+            code = self._upload_code(code)
+        tags = {**spec.tags, "leafctl.kind": spec.kind}
+        return command(
+            name=name, command=spec.command, code=code, inputs=inputs, outputs=outputs,
+            environment=environment if environment is not None else self._environment(spec.environment),
+            compute=spec.compute or self.settings.get("compute"),
+            experiment_name=spec.experiment or self.settings.get("experiment") or "Default",
+            display_name=spec.display_name, environment_variables=dict(spec.env_vars), tags=tags,
+        )
+
+    def submit_run(self, spec: JobSpec) -> Run:
+        if not spec.command or not spec.command.strip():
+            raise UsageError("a run needs a command", "e.g. --command \"python train.py --data ${{inputs.data}}\"")
+        job = self.build_command_job(spec)
+        return run_record(self.client.jobs.create_or_update(job))
+
+    # --- read -----------------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run:
+        return run_record(self.client.jobs.get(run_id))
+
+    def list_runs(self, experiment: str | None = None, status: str | None = None) -> list[Run]:
+        runs = []
+        for job in self.client.jobs.list():
+            if getattr(job, "type", "command") not in ("command", None):
+                continue
+            run = run_record(job)
+            if experiment and run.experiment != experiment:
+                continue
+            if status and run.status.lower() != status.lower():
+                continue
+            runs.append(run)
+        return runs
+
+    # --- logs -----------------------------------------------------------------------------------
+
+    def _log_urls(self, run_id: str) -> tuple[str, dict[str, str]]:
+        details = self.client.jobs._runs_operations.get_run_details(run_id)
+        return details.status or "", dict(details.log_files or {})
+
+    @staticmethod
+    def _pick_logs(files: dict[str, str]) -> list[str]:
+        for want in LOG_PREFERENCE:
+            if want in files:
+                return [want]
+        return sorted(n for n in files if n.endswith(".txt") or n.endswith(".log"))
+
+    def _read_from(self, url: str, offset: int) -> bytes:
+        from azure.core.exceptions import HttpResponseError
+        from azure.storage.blob import BlobClient
+
+        from leafctl.backends.azure import transfer
+
+        blob = BlobClient.from_blob_url(url, api_version=transfer.API_VERSION)
+        try:
+            return blob.download_blob(offset=offset).readall()
+        except HttpResponseError as e:
+            if e.status_code == 416:  # nothing past ``offset`` yet
+                return b""
+            raise
+
+    def _read_logs(self, run_id: str, follow: bool, deadline: float | None) -> Iterator[str]:
+        self.client.jobs.get(run_id)  # NotFound (exit 3) for a wrong id, before anything else
+        offsets: dict[str, int] = {}
+        pending: dict[str, bytes] = {}
+        while True:
+            status, files = self._log_urls(run_id)
+            done = not follow or map_status(status) in RUN_TERMINAL or (deadline is not None and time.monotonic() >= deadline)
+            for name in self._pick_logs(files):
+                chunk = self._read_from(files[name], offsets.get(name, 0))
+                offsets[name] = offsets.get(name, 0) + len(chunk)
+                *lines, rest = (pending.get(name, b"") + chunk).split(b"\n")
+                pending[name] = rest
+                for line in lines:
+                    yield line.decode("utf-8", "replace")
+            if done:
+                for rest in pending.values():
+                    if rest:
+                        yield rest.decode("utf-8", "replace")
+                return
+            time.sleep(self.poll_interval)
+
+    def run_logs(self, run_id: str, follow: bool = False) -> Iterator[str]:
+        return self._read_logs(run_id, follow, None)
+
+    def wait_run(self, run_id: str, timeout: float | None = None, on_log: Callable[[str], None] | None = None) -> Run:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if on_log is not None:
+            for line in self._read_logs(run_id, True, deadline):
+                on_log(line)
+        while True:
+            run = self.get_run(run_id)
+            if run.done:
+                return run
+            if deadline is not None and time.monotonic() >= deadline:
+                raise OperationFailed(f"run {run_id} is still {run.status} after {timeout:g} s",
+                                      f"wait again with `leafctl run wait {run_id}`, or cancel it")
+            time.sleep(self.poll_interval)
+
+    # --- cancel / download ----------------------------------------------------------------------
+
+    def cancel_run(self, run_id: str) -> Run:
+        run = self.get_run(run_id)
+        if run.done:
+            raise Conflict(f"run {run_id} already ended ({run.status})", "nothing to cancel")
+        self.client.jobs.begin_cancel(run_id).result()
+        run = self.get_run(run_id)
+        if not run.done:  # CancelRequested on Azure: the job stops shortly; the record says what was asked
+            run.status = "Canceled"
+        return run
+
+    def download_run(self, run_id: str, dest: Path, output: str | None = None) -> Path:
+        from leafctl.backends.azure.storage import parse_any_uri
+
+        job = self.client.jobs.get(run_id)
+        ds = self._default_datastore_name()
+        declared = {k: v for k, v in (job.outputs or {}).items() if k != "default"}
+        if output is not None and output not in declared:
+            raise NotFound(f"run {run_id} has no output {output!r}", f"its outputs: {', '.join(sorted(declared)) or 'none'}")
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in ([output] if output else sorted(declared)):
+            uri = _io_path(declared[name]) or f"azureml://datastores/{ds}/paths/azureml/{run_id}/{name}/"
+            where = parse_any_uri(uri)
+            if where is None:
+                raise UsageError(f"output {name!r} of run {run_id} lives at {uri}, which leafctl cannot download",
+                                 "download it with the Azure ML studio")
+            try:
+                self.download(where[1], dest / name, datastore=where[0])
+            except NotFound:
+                if output is not None:
+                    raise NotFound(f"output {name!r} of run {run_id} has no files (yet)",
+                                   f"see `leafctl run show {run_id}`; outputs appear when the run completes") from None
+        return dest
