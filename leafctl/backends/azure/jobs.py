@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import uuid
 from pathlib import Path
@@ -31,6 +32,7 @@ STATUS = {
 LOG_PREFERENCE = ("user_logs/std_log.txt", "azureml-logs/70_driver_log.txt")
 DEFAULT_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 POLL_SECONDS = 5.0
+POLL_ENV = "LEAFCTL_AZURE_POLL_SECONDS"  # how often wait/logs --follow poll the service (default 5)
 
 
 def map_status(status: str | None) -> str:
@@ -90,7 +92,20 @@ def tree_hash(root: Path) -> str:
 class JobOps:
     """Mixin for AzureBackend: needs ``self.client`` (MLClient), ``self.settings`` and StorageOps."""
 
-    poll_interval: float = POLL_SECONDS
+    _poll: float | None = None
+
+    @property
+    def poll_interval(self) -> float:
+        if self._poll is None:
+            try:
+                self._poll = max(0.0, float(os.environ.get(POLL_ENV, POLL_SECONDS)))
+            except ValueError:
+                raise UsageError(f"{POLL_ENV} must be a number of seconds", f"unset it or e.g. {POLL_ENV}=5") from None
+        return self._poll
+
+    @poll_interval.setter
+    def poll_interval(self, value: float) -> None:
+        self._poll = value
 
     # --- submit ---------------------------------------------------------------------------------
 
@@ -187,7 +202,8 @@ class JobOps:
         return command(
             name=name, command=spec.command, code=code, inputs=inputs, outputs=outputs,
             environment=environment if environment is not None else self._environment(spec.environment),
-            compute=spec.compute or self.settings.get("compute"),
+            # "local" (the CLI's default when no compute is set) means no cluster: Azure ML serverless compute.
+            compute=None if (spec.compute or self.settings.get("compute")) in (None, "local") else (spec.compute or self.settings.get("compute")),
             experiment_name=spec.experiment or self.settings.get("experiment") or "Default",
             display_name=spec.display_name, environment_variables=dict(spec.env_vars), tags=tags,
         )
