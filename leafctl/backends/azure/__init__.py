@@ -14,26 +14,17 @@ from leafctl.backends.azure.compute import ComputeOps
 from leafctl.backends.azure.datastores import DatastoreOps
 from leafctl.backends.azure.endpoints import EndpointOps
 from leafctl.backends.azure.errors import wrap_backend
+from leafctl.backends.azure.jobs import JobOps
 from leafctl.backends.azure.models import ModelOps
+from leafctl.backends.azure.storage import StorageOps
 from leafctl.backends.azure.workspaces import WorkspaceOps
-
-try:  # blob transfers and jobs are the other Azure engineer's mixins; guard only until they land
-    from leafctl.backends.azure.storage import StorageOps
-except ImportError:  # pragma: no cover
-    StorageOps = object  # type: ignore[assignment,misc]
-try:
-    from leafctl.backends.azure.jobs import JobOps
-except ImportError:  # pragma: no cover
-    JobOps = object  # type: ignore[assignment,misc]
 
 if TYPE_CHECKING:
     from leafctl.profiles import Settings
 
-_extra = tuple(c for c in (StorageOps, JobOps) if c is not object)
-
 
 @wrap_backend
-class AzureBackend(WorkspaceOps, ComputeOps, DatastoreOps, AssetOps, ModelOps, EndpointOps, *_extra):  # type: ignore[misc]
+class AzureBackend(WorkspaceOps, ComputeOps, DatastoreOps, AssetOps, ModelOps, EndpointOps, StorageOps, JobOps):
     name = "azure"
 
     def __init__(self, settings: Settings):
