@@ -11,6 +11,7 @@ would pass without testing anything.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -150,20 +151,31 @@ class Azurite:
         return name
 
 
+_INSTANCE: Azurite | None = None
+
+
+def _shutdown() -> None:
+    if _INSTANCE is not None:
+        _INSTANCE.stop()
+        shutil.rmtree(_INSTANCE.location, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def azurite():
-    """The session's Azurite. Fails (does not skip) when the project's node_modules is missing."""
+    """The session's Azurite. Fails (does not skip) when the project's node_modules is missing.
+
+    One process per pytest process, however many modules import this fixture (a fixture imported into
+    several modules is instantiated once per module): it is stopped when the session's process exits.
+    """
+    global _INSTANCE
     if not BIN.exists():
         pytest.fail(f"Azurite is not installed ({BIN} is missing): run `npm ci --no-audit --no-fund` "
                     f"in {REPO} first (the CI script does)", pytrace=False)
-    root = Path(tempfile.mkdtemp(prefix="leafctl-azurite-"))
-    az = Azurite(root)
-    az.start()
-    try:
-        yield az
-    finally:
-        az.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    if _INSTANCE is None:
+        _INSTANCE = Azurite(Path(tempfile.mkdtemp(prefix="leafctl-azurite-")))
+        atexit.register(_shutdown)
+    _INSTANCE.start()
+    yield _INSTANCE
 
 
 @pytest.fixture
