@@ -67,6 +67,10 @@ def _tsv(data: Any) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def _broken_pipe() -> None:
+    raise BrokenPipeError(32, "Broken pipe")
+
+
 def _table(data: Any, columns: Sequence[str] | None, out) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -74,6 +78,9 @@ def _table(data: Any, columns: Sequence[str] | None, out) -> None:
     no_color = bool(os.environ.get("NO_COLOR")) or not out.isatty()
     console = Console(file=out, no_color=no_color, highlight=False, soft_wrap=False,
                       force_terminal=None if out.isatty() else False)
+    # rich answers a closed pipe with SystemExit(1); re-raise it as the BrokenPipeError it is, so the
+    # CLI treats `leafctl ... -o table | head -1` like every other format (exit 0, no message).
+    console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
     rows = data if isinstance(data, list) else [data]
     if rows and all(isinstance(r, dict) for r in rows):
         if not isinstance(data, list):

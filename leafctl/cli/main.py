@@ -138,6 +138,14 @@ class RootGroup(TyperGroup):
         finally:
             self._listing = False
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # stdout's reader went away (`leafctl run list | head -1`): not a failure of the command.
+            # Get past click, which would turn it into a bare exit 1.
+            raise _StdoutClosed() from None
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv
@@ -171,7 +179,8 @@ class RootGroup(TyperGroup):
         except click.ClickException as e:
             click.echo(f"error: {' '.join(e.format_message().split())}", err=True)
             code = e.exit_code
-        except BrokenPipeError:
+        except (BrokenPipeError, _StdoutClosed):
+            _stdout_to_devnull()
             code = 0
         except Exception as e:
             if debug:
@@ -184,6 +193,21 @@ class RootGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+class _StdoutClosed(Exception):
+    """A BrokenPipeError on stdout, carried past click's own EPIPE handling."""
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null so the flush at exit does not fail on the closed pipe again."""
+    import os
+
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (in-process test runners)
+        pass
 
 
 def _usage_line(e: click.UsageError) -> str:

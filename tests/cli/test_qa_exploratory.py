@@ -23,3 +23,25 @@ def test_evolve_bad_seed_and_huge_sizes_fail_before_submitting(cli):
     assert_error(cli("run", "evolve", "--sample", "campaign", "--generations", "99999999999999999999"), 2, "generations")
     assert_error(cli("run", "evolve", "--sample", "campaign", "--seed", "-1", "--dry-run"), 2, "seed")
     assert cli("run", "list").json() == []
+
+
+def _closed_stdout(args, env=None):
+    """Run leafctl with a stdout pipe whose reader is already gone (as `leafctl ... | head -0`)."""
+    import os
+    import subprocess
+
+    from leaftest import leafctl_executable
+
+    p = subprocess.Popen([leafctl_executable(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env={**os.environ, **(env or {})})
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    return p.wait(timeout=60), err
+
+
+def test_broken_pipe_exits_0_silently(leaf_env):
+    # click turned EPIPE into a bare exit 1, so `set -o pipefail; leafctl run list | head -1` failed.
+    for args in (["compute", "list-sizes", "-o", "json"], ["compute", "list-sizes", "-o", "table"],
+                 ["compute", "list-sizes", "-o", "tsv"]):
+        code, err = _closed_stdout(args)
+        assert (code, err) == (0, ""), (args, code, err)
