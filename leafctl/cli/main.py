@@ -170,9 +170,9 @@ class RootGroup(TyperGroup):
         except click.UsageError as e:
             click.echo(_usage_line(e), err=True)
             code = 2
-        except click.exceptions.Abort:
+        except click.exceptions.Abort:  # Ctrl-C or Ctrl-D at a prompt
             click.echo("error: aborted — nothing was changed", err=True)
-            code = 130 if not sys.stdin.isatty() else 1
+            code = 130
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             code = 130

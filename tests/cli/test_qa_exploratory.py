@@ -45,3 +45,47 @@ def test_broken_pipe_exits_0_silently(leaf_env):
                  ["compute", "list-sizes", "-o", "tsv"]):
         code, err = _closed_stdout(args)
         assert (code, err) == (0, ""), (args, code, err)
+
+
+def _at_prompt(args, answer, env):
+    """Run leafctl on a pseudo-terminal (CI unset), wait for its y/N prompt, then send ``answer``:
+    b"n\\n", or None for Ctrl-C (SIGINT to the process, as the terminal would send)."""
+    import os
+    import pty
+    import signal
+    import subprocess
+    import time
+
+    from leaftest import leafctl_executable
+
+    master, slave = pty.openpty()
+    p = subprocess.Popen([leafctl_executable(), *args], stdin=slave, stdout=slave, stderr=slave,
+                         env={**os.environ, "CI": "", **env})
+    os.close(slave)
+    seen = b""
+    while b"[y/N]" not in seen:
+        seen += os.read(master, 4096)
+    time.sleep(0.5)  # let input() start reading: a signal just before it is noticed only at the next key
+    if answer is None:
+        p.send_signal(signal.SIGINT)
+    else:
+        os.write(master, answer)
+    code = p.wait(timeout=60)
+    try:
+        while chunk := os.read(master, 4096):
+            seen += chunk
+    except OSError:
+        pass
+    os.close(master)
+    return code, seen.decode(errors="replace")
+
+
+def test_ctrl_c_at_a_confirmation_prompt_exits_130(cli, leaf_env):
+    # Ctrl-C at "Delete compute c? [y/N]" exited 1 ("the operation failed"); interrupted is 130.
+    assert cli("compute", "create", "c").code == 0
+    code, text = _at_prompt(["compute", "delete", "c"], None, {})
+    assert code == 130, text
+    assert "Traceback" not in text and "error:" in text
+    code, text = _at_prompt(["compute", "delete", "c"], b"n\n", {})
+    assert code == 130, text
+    assert cli("compute", "show", "c").code == 0
