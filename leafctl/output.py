@@ -62,6 +62,8 @@ def _tsv(data: Any) -> str:
     for row in rows:
         if isinstance(row, dict):
             lines.append("\t".join(_cell(v) for v in row.values()))
+        elif isinstance(row, list):  # a multiselect, e.g. -q "[].[name, state]": one column per item
+            lines.append("\t".join(_cell(v) for v in row))
         else:
             lines.append(_cell(row))
     return "\n".join(lines) + ("\n" if lines else "")

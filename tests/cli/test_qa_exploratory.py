@@ -89,3 +89,13 @@ def test_ctrl_c_at_a_confirmation_prompt_exits_130(cli, leaf_env):
     code, text = _at_prompt(["compute", "delete", "c"], b"n\n", {})
     assert code == 130, text
     assert cli("compute", "show", "c").code == 0
+
+
+def test_tsv_of_a_multiselect_query_is_tab_separated(cli):
+    # `-q "[].[name,max_nodes]" -o tsv` (az's idiom for `read` loops) printed a JSON array per line.
+    assert cli("compute", "create", "pool", "--max-nodes", "3").code == 0
+    local_nodes = cli("compute", "show", "local", "-q", "max_nodes").json()
+    r = cli("compute", "list", "-q", "[].[name, max_nodes]", "-o", "tsv")
+    assert r.code == 0 and r.stdout == f"local\t{local_nodes}\npool\t3\n", r
+    r = cli("compute", "list", "-q", "[?name=='pool'].{name: name, size: size}", "-o", "tsv")
+    assert r.code == 0 and r.stdout == "pool\tStandard_DS3_v2\n", r
