@@ -73,6 +73,15 @@ def _broken_pipe() -> None:
     raise BrokenPipeError(32, "Broken pipe")
 
 
+def _print_whole(console, table) -> None:
+    """Print a table at its natural width: rich would cut cells to fit the terminal (or 80 columns off
+    one), and a cut run id or path (`default_2026…`) is useless. Long lines wrap in the terminal instead."""
+    natural = console.measure(table, options=console.options.update_width(1 << 20)).maximum
+    if natural > console.width:
+        console.width = natural
+    console.print(table)
+
+
 def _table(data: Any, columns: Sequence[str] | None, out) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -92,7 +101,7 @@ def _table(data: Any, columns: Sequence[str] | None, out) -> None:
             t.add_column()
             for k, v in data.items():
                 t.add_row(k, _cell(v))
-            console.print(t)
+            _print_whole(console, t)
             return
         cols = list(columns) if columns else list(dict.fromkeys(k for r in rows for k in r))
         t = Table(box=None, pad_edge=False, header_style="bold")
@@ -100,7 +109,7 @@ def _table(data: Any, columns: Sequence[str] | None, out) -> None:
             t.add_column(c.replace("_", " ").upper() if c else c)
         for r in rows:
             t.add_row(*(_cell(r.get(c)) for c in cols))
-        console.print(t)
+        _print_whole(console, t)
     else:
         for r in rows:
             out.write(_cell(r) + "\n")

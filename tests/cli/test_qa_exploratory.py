@@ -99,3 +99,17 @@ def test_tsv_of_a_multiselect_query_is_tab_separated(cli):
     assert r.code == 0 and r.stdout == f"local\t{local_nodes}\npool\t3\n", r
     r = cli("compute", "list", "-q", "[?name=='pool'].{name: name, size: size}", "-o", "tsv")
     assert r.code == 0 and r.stdout == "pool\tStandard_DS3_v2\n", r
+
+
+def test_table_never_truncates_ids(cli):
+    # Off a terminal rich drew tables 80 columns wide, cutting run ids to `default_20…`.
+    for _ in range(2):
+        assert cli("run", "submit", "--command", "true", "--name", "a fairly long display name here",
+                   "--no-wait", "-o", "none").code == 0
+    ids = cli("run", "list", "-q", "[].id").json()
+    table = cli("run", "list", "-o", "table")
+    assert table.code == 0 and "…" not in table.stdout, table
+    for rid in ids:
+        assert rid in table.stdout
+    show = cli("run", "show", ids[0], "-o", "table")
+    assert "…" not in show.stdout and ids[0] in show.stdout
