@@ -113,3 +113,19 @@ def test_table_never_truncates_ids(cli):
         assert rid in table.stdout
     show = cli("run", "show", ids[0], "-o", "table")
     assert "…" not in show.stdout and ids[0] in show.stdout
+
+
+def test_deleting_a_deployed_model_version_is_a_conflict(cli, tmp_path):
+    # `model delete` removed a version an endpoint serves; every later `endpoint invoke` then failed
+    # with "model not found" while `endpoint show` still named it.
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "weights.txt").write_text("w")
+    for _ in range(2):
+        assert cli("model", "register", "m", "--path", str(tmp_path / "m")).code == 0
+    assert cli("endpoint", "create", "ep", "--model", "m:1").code == 0
+    assert_error(cli("model", "delete", "m", "--version", "1", "--yes"), 5, "ep", "endpoint delete")
+    assert_error(cli("model", "delete", "m", "--yes"), 5, "ep")
+    assert cli("model", "list", "m", "-q", "[].version").json() == ["1", "2"]
+    assert cli("model", "delete", "m", "--version", "2", "--yes").code == 0
+    assert cli("endpoint", "delete", "ep", "--yes").code == 0
+    assert cli("model", "delete", "m", "--yes").code == 0

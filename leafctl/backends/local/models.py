@@ -18,8 +18,9 @@ from typing import Any
 
 from leafctl.backends.base import Model
 from leafctl.backends.common import atomic_copy, check_name, next_version, now_iso, safe_join, version_key, walk_files
+from leafctl.backends.local.endpoints import _SCHEMA as ENDPOINTS_SCHEMA
 from leafctl.backends.local.registry import Registry
-from leafctl.errors import NotFound, UsageError
+from leafctl.errors import Conflict, NotFound, UsageError
 
 MODEL_TYPES = ("custom", "mlflow")
 
@@ -169,7 +170,13 @@ class ModelOps:
         targets = [self.get_model(name, version)] if version is not None else self._model_versions(name)
         if not targets:
             raise NotFound(f"model {name!r} not found", "see `leafctl model list`")
+        refs = {f"{m.name}:{m.version}" for m in targets}
+        self._models().ensure_schema("endpoints", ENDPOINTS_SCHEMA)  # read in the same transaction below
         with self._models().tx() as conn:
+            users = sorted(r["name"] for r in conn.execute("SELECT name, model FROM endpoints") if r["model"] in refs)
+            if users:
+                raise Conflict(f"model {name}{':' + version if version else ''} is deployed by endpoint "
+                               f"{', '.join(users)}", f"delete the endpoint first: leafctl endpoint delete {users[0]} --yes")
             for m in targets:
                 conn.execute("DELETE FROM models WHERE name = ? AND version = ?", (name, m.version))
         # Files after rows: a reader never sees a ready version without its files.
