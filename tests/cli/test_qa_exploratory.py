@@ -129,3 +129,11 @@ def test_deleting_a_deployed_model_version_is_a_conflict(cli, tmp_path):
     assert cli("model", "delete", "m", "--version", "2", "--yes").code == 0
     assert cli("endpoint", "delete", "ep", "--yes").code == 0
     assert cli("model", "delete", "m", "--yes").code == 0
+
+
+def test_unusable_data_home_is_a_clean_error(cli, tmp_path, monkeypatch):
+    # A LEAFCTL_HOME that cannot be created crashed with an unexpected FileNotFoundError/NotADirectoryError.
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv("LEAFCTL_HOME", str(tmp_path / "a-file" / "home"))
+    assert_error(cli("compute", "list"), 2, "LEAFCTL_HOME")
+    assert_error(cli("workspace", "create", "ws"), 2, "LEAFCTL_HOME")

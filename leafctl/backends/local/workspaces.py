@@ -13,7 +13,7 @@ from pathlib import Path
 from leafctl.backends.base import Workspace
 from leafctl.backends.common import check_name, now_iso
 from leafctl.backends.local.registry import Registry
-from leafctl.errors import Conflict, NotFound
+from leafctl.errors import Conflict, NotFound, UsageError
 
 DEFAULT_WORKSPACE = "default"
 DEFAULT_DATASTORE = "workspaceblobstore"
@@ -35,8 +35,12 @@ class WorkspaceOps:
     def _init_ws(self, name: str, location: str | None = None) -> Registry:
         """Create (or complete) a workspace's layout; safe to run concurrently and repeatedly."""
         root = self._ws_dir(name)
-        for sub in (f"datastores/{DEFAULT_DATASTORE}", "runs", "models"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
+        try:
+            for sub in (f"datastores/{DEFAULT_DATASTORE}", "runs", "models"):
+                (root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot create workspace folder {root}: {e.strerror or e}",
+                             "set LEAFCTL_HOME (or XDG_DATA_HOME) to a folder you can write to") from None
         reg = Registry(root / "registry.sqlite")
         reg.ensure_schema("workspace", _SCHEMA)
         with reg.tx() as conn:
