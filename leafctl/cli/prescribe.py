@@ -27,6 +27,8 @@ def prescribe(
 
     if not input.is_file():
         raise UsageError(f"contexts file {str(input)!r} not found", "pass --input contexts.csv")
+    if output is not None and output.is_dir():
+        raise UsageError(f"--output {str(output)!r} is a folder", "give the path of the CSV file to write, e.g. --output actions.csv")
     from leafctl.backends.common import split_name_version
 
     name, version = split_name_version(model)

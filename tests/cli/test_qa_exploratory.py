@@ -137,3 +137,12 @@ def test_unusable_data_home_is_a_clean_error(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("LEAFCTL_HOME", str(tmp_path / "a-file" / "home"))
     assert_error(cli("compute", "list"), 2, "LEAFCTL_HOME")
     assert_error(cli("workspace", "create", "ws"), 2, "LEAFCTL_HOME")
+
+
+def test_prescribe_output_that_is_a_folder_is_a_usage_error(cli, tmp_path):
+    # `--output DIR` crashed with an unexpected IsADirectoryError (exit 1) after all the work was done.
+    contexts = tmp_path / "contexts.csv"
+    contexts.write_text("age,income,past_spend,visits,region,channel\n35,62.0,480.5,4,north,web\n")
+    (tmp_path / "out").mkdir()
+    assert_error(cli("model", "prescribe", "esp", "--input", str(contexts), "--output", str(tmp_path / "out")),
+                 2, "folder")
