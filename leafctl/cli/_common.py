@@ -59,12 +59,16 @@ def verbose(msg: str) -> None:
         typer.echo(msg, err=True)
 
 
+_KV_EXAMPLES = {"--tag": "accuracy=0.93", "--input": "data=./data", "--env-var": "X=1", "--set": "workspace=default",
+                "--action-cost": "discount=2"}
+
+
 def parse_kv(items: Sequence[str] | None, what: str = "--tag") -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"{what} {item!r} is not key=value", f"e.g. {what} accuracy=0.93")
+            raise UsageError(f"{what} {item!r} is not key=value", f"e.g. {what} {_KV_EXAMPLES.get(what, 'key=value')}")
         out[key.strip()] = value
     return out
 

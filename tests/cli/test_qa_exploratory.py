@@ -146,3 +146,12 @@ def test_prescribe_output_that_is_a_folder_is_a_usage_error(cli, tmp_path):
     (tmp_path / "out").mkdir()
     assert_error(cli("model", "prescribe", "esp", "--input", str(contexts), "--output", str(tmp_path / "out")),
                  2, "folder")
+
+
+def test_key_value_hints_fit_the_option(cli):
+    # Every malformed key=value option suggested `e.g. --input accuracy=0.93`, a tag's example.
+    r = cli("run", "submit", "--command", "true", "--input", "bad")
+    assert_error(r, 2, "--input 'bad'", "--input data=")
+    assert "accuracy" not in r.stderr
+    assert_error(cli("run", "submit", "--command", "true", "--env-var", "X"), 2, "--env-var X=")
+    assert_error(cli("config", "init", "--set", "oops"), 2, "--set workspace=")
