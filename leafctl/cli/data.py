@@ -200,4 +200,9 @@ def show(ref: Annotated[str, typer.Argument(help="NAME or NAME:VERSION (default:
 @app.command("list")
 def list_(name: Annotated[str | None, typer.Argument(help="With a name: all its versions.", autocompletion=complete_data_names)] = None) -> None:
     """List data assets (latest version of each), or every version of one."""
-    emit(backend().list_data_assets(name), ASSET_COLUMNS)
+    rows = backend().list_data_assets(name)
+    if name is not None and not rows:
+        from leafctl.errors import NotFound
+
+        raise NotFound(f"data asset {name!r} not found", "see `leafctl data list`")
+    emit(rows, ASSET_COLUMNS)

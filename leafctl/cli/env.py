@@ -93,4 +93,7 @@ def show(ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@lat
 def list_(name: Annotated[str | None, typer.Argument(help="With a name: all its versions.", autocompletion=complete_env_names)] = None) -> None:
     """List environments (latest version of each), or every version of one."""
     b = backend()
-    emit(b.list_environments(name) if name else b.list_environments(), COLUMNS)
+    rows = b.list_environments(name) if name else b.list_environments()
+    if name and not rows:
+        raise NotFound(f"environment {name!r} not found", "see `leafctl env list`")
+    emit(rows, COLUMNS)

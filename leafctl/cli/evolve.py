@@ -342,7 +342,9 @@ def emit_result(run: Run, cfg: Any) -> None:
         raise OperationFailed(f"evolve run {run.id} {run.status.lower()}" + (f": {tail}" if tail else ""),
                               f"see `leafctl run logs {run.id}`")
     if state().output in (None, "table") and sys.stdout.isatty() and not state().query:
-        info(f"run {run.id} completed; outputs in {run.outputs_path}/{RESULT}; hypervolume {summary['hypervolume']}")
+        hv = summary["hypervolume"]
+        hv_text = f"{hv:.4f}" if isinstance(hv, (int, float)) else "n/a"
+        info(f"run {run.id} completed; outputs in {run.outputs_path}/{RESULT}; hypervolume {hv_text}; first front:")
         emit([{"id": f["id"], **f["objectives"]} for f in summary["front"]])
     else:
         emit(summary)

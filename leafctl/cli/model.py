@@ -54,7 +54,12 @@ def show(ref: Annotated[str, typer.Argument(help="NAME or NAME:VERSION (default:
 @app.command("list")
 def list_(name: Annotated[str | None, typer.Argument(help="With a name: all its versions.", autocompletion=complete_model_names)] = None) -> None:
     """List models (latest version of each), or every version of one."""
-    emit(backend().list_models(name), COLUMNS)
+    rows = backend().list_models(name)
+    if name is not None and not rows:
+        from leafctl.errors import NotFound
+
+        raise NotFound(f"model {name!r} not found", "see `leafctl model list`")
+    emit(rows, COLUMNS)
 
 
 @app.command()

@@ -155,3 +155,15 @@ def test_key_value_hints_fit_the_option(cli):
     assert "accuracy" not in r.stderr
     assert_error(cli("run", "submit", "--command", "true", "--env-var", "X"), 2, "--env-var X=")
     assert_error(cli("config", "init", "--set", "oops"), 2, "--set workspace=")
+
+
+def test_listing_the_versions_of_an_unknown_name_is_not_found(cli, tmp_path):
+    # `model list chrun` (a typo) printed [] with exit 0, while show/download/delete exit 3.
+    assert_error(cli("model", "list", "nope"), 3, "model 'nope' not found")
+    assert_error(cli("data", "list", "nope"), 3, "data asset 'nope' not found")
+    assert_error(cli("env", "list", "nope"), 3, "environment 'nope' not found")
+    for group in ("model", "data", "env"):
+        assert cli(group, "list").json() == []
+    (tmp_path / "f.csv").write_text("a\n1\n")
+    assert cli("model", "register", "m", "--path", str(tmp_path / "f.csv")).code == 0
+    assert cli("model", "list", "m", "-q", "[].version").json() == ["1"]
