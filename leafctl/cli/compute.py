@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 import typer
@@ -16,80 +15,45 @@ app = typer.Typer(help="Compute targets: clusters and instances.", no_args_is_he
 COLUMNS = ["name", "type", "size", "min_nodes", "max_nodes", "tier", "state"]
 NameArg = Annotated[str, typer.Argument(help="Compute name.", autocompletion=complete_compute_names)]
 
-# az ml v2 compute YAML keys -> leafctl fields. leafctl's own names are accepted too (handy with --set).
-_ALIASES = {"min_instances": "min_nodes", "max_instances": "max_nodes", "idle_time_before_scale_down": "idle_seconds"}
-_FIELDS = ("name", "type", "size", "min_nodes", "max_nodes", "idle_seconds", "tier")
 _TYPES = {"amlcompute": "cluster", "computeinstance": "instance", "cluster": "cluster", "instance": "instance"}
-# Valid az ml keys that mean nothing locally: accepted with a warning, so one file serves both backends.
-_IGNORED = {"$schema", "description", "location", "tags", "identity", "ssh_public_access_enabled", "ssh_settings",
-            "network_settings", "enable_node_public_ip", "admin_username", "admin_password", "schedules",
-            "create_on_behalf_of", "setup_scripts", "enable_sso", "enable_root_access", "custom_applications"}
+_AZ_TYPES = {"cluster": "amlcompute", "instance": "computeinstance"}
 
 
-def _duration_seconds(value: Any, key: str) -> int:
-    """ISO-8601 durations as az ml writes them (PT30M, PT2H, PT120S) or plain seconds."""
-    if isinstance(value, str):
-        m = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", value.strip().upper())
-        if m and any(m.groups()):
-            h, mi, s = (int(g or 0) for g in m.groups())
-            return h * 3600 + mi * 60 + s
-    return _int(value, key)
-
-
-def _int(value: Any, key: str) -> int:
-    try:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{key} must be a whole number, got {value!r}", f"e.g. {key}: 2") from None
-
-
-def _native(doc: dict[str, Any], where: str) -> dict[str, Any]:
-    """An az ml compute document (or --set overrides) -> leafctl field values."""
-    import difflib
-
-    out: dict[str, Any] = {}
-    for key, value in doc.items():
-        if key in _IGNORED:
-            info(f"warning: {where}: {key!r} does not apply to leafctl compute and is ignored")
+def _overrides(flags: dict[str, Any]) -> list[dict[str, Any]]:
+    """Flags as az ml compute YAML overrides (they win over -f; --set wins over them)."""
+    keys = {"name": "name", "type": "type", "size": "size", "min_nodes": "min_instances", "max_nodes": "max_instances",
+            "idle_seconds": "idle_time_before_scale_down", "tier": "tier"}
+    out = []
+    for field, value in flags.items():
+        if value is None or field not in keys:
             continue
-        if key == "idle_time_before_shutdown_minutes":
-            out["idle_seconds"] = _int(value, key) * 60
-            continue
-        if key == "idle_time_before_shutdown":
-            out["idle_seconds"] = _duration_seconds(value, key)
-            continue
-        field = _ALIASES.get(key, key)
-        if field not in _FIELDS:
-            close = difflib.get_close_matches(str(key), [*_ALIASES, *_FIELDS], n=1)
-            raise UsageError(f"{where}: unknown compute key {key!r}", f"did you mean {close[0]}?" if close else "see the az ml v2 compute schema")
         if field == "type":
-            if str(value).lower() not in _TYPES:
-                raise UsageError(f"{where}: compute type must be amlcompute or computeinstance (or cluster|instance), got {value!r}",
-                                 "e.g. type: amlcompute")
-            value = _TYPES[str(value).lower()]
-        elif field == "idle_seconds":
-            value = _duration_seconds(value, key)
-        elif field in ("min_nodes", "max_nodes"):
-            value = _int(value, key)
-        elif value is not None:
-            value = str(value)
-        out[field] = value
+            value = _AZ_TYPES.get(value, value)
+        if field == "idle_seconds" and flags.get("type") == "instance":
+            out.append({"idle_time_before_shutdown_minutes": max(1, round(value / 60))})
+            continue
+        out.append({keys[field]: value})
     return out
 
 
 def resolve_spec(name: str | None, file: str | None, flags: dict[str, Any], sets: list[str] | None):
-    """Defaults (profile) < file < flags < --set, into a validated Compute record."""
+    """Defaults (profile) < file < flags < --set, into a validated Compute record. A file or --set is read by
+    azure-ai-ml's load_compute (imported only then); flags alone need no azure import."""
     from leafctl.backends.base import Compute
     from leafctl.backends.common import DEFAULT_SIZE, validate_compute
-    from leafctl.specs import apply_sets, read_yaml
 
-    fields: dict[str, Any] = _native(read_yaml(file), file) if file else {}
-    fields.update({k: v for k, v in flags.items() if v is not None})
-    if name:
-        fields["name"] = name
-    fields.update(_native(apply_sets({}, sets), "--set"))
+    flags = {**flags, "name": name} if name else dict(flags)
+    if flags.get("type") is not None and flags["type"] not in ("cluster", "instance"):
+        raise UsageError(f"compute type must be cluster or instance (az ml: amlcompute or computeinstance), got {flags['type']!r}",
+                         "e.g. --type cluster")
+    if file or sets:
+        from leafctl.backends.azure.specs import compute_from_file
+
+        fields, ignored = compute_from_file(file, sets, _overrides(flags))
+        for key in ignored:
+            info(f"warning: {file or '--set'}: {key!r} does not apply to leafctl compute and is ignored")
+    else:
+        fields = {k: v for k, v in flags.items() if v is not None}
     if not fields.get("name"):
         raise UsageError("the compute has no name", "give NAME, or `name:` in the YAML")
     s = settings()

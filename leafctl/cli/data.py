@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -22,36 +22,6 @@ DatastoreOpt = Annotated[str | None, typer.Option("--datastore", "-d", help="Dat
                                                   autocompletion=complete_datastore_names)]
 StoreNameArg = Annotated[str, typer.Argument(help="Datastore name.", autocompletion=complete_datastore_names)]
 
-# az ml v2 datastore YAML: top-level keys, and `credentials:` keys. Secrets must be env:NAME references.
-_STORE_KEYS = {"name", "type", "account_name", "container_name", "filesystem", "endpoint", "protocol", "path", "credentials",
-               "description", "tags", "$schema"}
-_CRED_KEYS = {"account_key", "sas_token", "tenant_id", "client_id", "client_secret"}
-
-
-def _store_spec(doc: dict[str, Any], where: str):
-    import difflib
-
-    from leafctl.backends.base import DatastoreSpec
-
-    fields: dict[str, Any] = {}
-    for key, value in doc.items():
-        if key in ("description", "tags", "$schema"):
-            continue
-        if key == "credentials":
-            if not isinstance(value, dict):
-                raise UsageError(f"{where}: credentials must be a mapping", "e.g. credentials: {account_key: env:STORAGE_KEY}")
-            for ck, cv in value.items():
-                if ck not in _CRED_KEYS:
-                    raise UsageError(f"{where}: unknown credentials key {ck!r}", f"use one of {', '.join(sorted(_CRED_KEYS))}")
-                fields[ck] = None if cv is None else str(cv)
-            continue
-        if key not in _STORE_KEYS and key not in _CRED_KEYS:
-            close = difflib.get_close_matches(str(key), _STORE_KEYS | _CRED_KEYS, n=1)
-            raise UsageError(f"{where}: unknown datastore key {key!r}", f"did you mean {close[0]}?" if close else "see the az ml v2 datastore schema")
-        fields["container_name" if key == "filesystem" else key] = None if value is None else str(value)
-    return DatastoreSpec(**fields)
-
-
 @store.command("create")
 def store_create(
     name: Annotated[str | None, typer.Argument(help="Datastore name (or `name:` in the YAML).")] = None,
@@ -60,29 +30,40 @@ def store_create(
     account_name: Annotated[str | None, typer.Option("--account-name", help="Storage account (azure types).")] = None,
     container_name: Annotated[str | None, typer.Option("--container-name", help="Blob container or ADLS filesystem.")] = None,
     endpoint: Annotated[str | None, typer.Option("--endpoint", help="Storage endpoint suffix, e.g. core.windows.net.")] = None,
-    account_key: Annotated[str | None, typer.Option("--account-key", help="env:NAME reference to the account key.")] = None,
-    sas_token: Annotated[str | None, typer.Option("--sas-token", help="env:NAME reference to a SAS token.")] = None,
+    account_key: Annotated[str | None, typer.Option("--account-key", help="env:NAME reference to the account key (never a literal).")] = None,
+    sas_token: Annotated[str | None, typer.Option("--sas-token", help="env:NAME reference to a SAS token (never a literal).")] = None,
+    tenant_id: Annotated[str | None, typer.Option("--tenant-id", help="Service principal tenant (azure_data_lake_gen2).")] = None,
+    client_id: Annotated[str | None, typer.Option("--client-id", help="Service principal application (client) id.")] = None,
+    client_secret: Annotated[str | None, typer.Option("--client-secret", help="env:NAME reference to the service principal's secret.")] = None,
     file: FileOption = None,
     set_: SetOption = None,
     dry_run: DryRunOption = False,
 ) -> None:
-    """Register a datastore (get-or-create; a different spec for an existing name is a conflict)."""
+    """Register a datastore (get-or-create; a different spec for an existing name is a conflict).
+
+    Secrets (--account-key, --sas-token, --client-secret) are env:NAME references only; a literal is refused."""
     import dataclasses
 
-    from leafctl.specs import apply_sets, read_yaml
+    from leafctl.backends.base import DatastoreSpec
+    from leafctl.backends.common import check_name, credential_kind
 
-    doc: dict[str, Any] = read_yaml(file) if file else {}
     flags = dict(name=name, type=type_, path=path, account_name=account_name, container_name=container_name,
-                 endpoint=endpoint, account_key=account_key, sas_token=sas_token)
-    doc.update({k: v for k, v in flags.items() if v is not None})
-    spec = _store_spec(apply_sets(doc, set_), file or "datastore spec")
-    if not spec.name:
-        raise UsageError("the datastore has no name", "give NAME, or `name:` in the YAML")
-    if dry_run:
-        from leafctl.backends.common import check_name, credential_kind
+                 endpoint=endpoint, account_key=account_key, sas_token=sas_token, tenant_id=tenant_id,
+                 client_id=client_id, client_secret=client_secret)
+    # Secrets are checked before anything else reads them, so a literal never reaches a loader or an error.
+    credential_kind(DatastoreSpec(name="", account_key=account_key, sas_token=sas_token, client_secret=client_secret))
+    if file or set_:
+        from leafctl.backends.azure.specs import datastore_from_file
 
+        spec = datastore_from_file(file, set_, flags)
+    else:
+        spec = DatastoreSpec(**{k: v for k, v in flags.items() if v is not None and k != "type"}, type=type_ or "local") \
+            if name else None
+    if spec is None or not spec.name:
+        raise UsageError("the datastore has no name", "give NAME, or `name:` in the YAML")
+    credential_kind(spec)  # refuses literal secrets, so what is printed holds references only
+    if dry_run:
         check_name("datastore", spec.name)
-        credential_kind(spec)  # refuses literal secrets, so what is printed holds references only
         emit({k: v for k, v in dataclasses.asdict(spec).items() if v is not None})
         return
     emit(backend().create_datastore(spec))
@@ -158,25 +139,19 @@ def create(
     dry_run: DryRunOption = False,
 ) -> None:
     """Create a version of a data asset."""
-    from leafctl.specs import apply_sets, read_yaml
-
-    doc: dict[str, Any] = read_yaml(file) if file else {}
-    unknown = set(doc) - {"$schema", "name", "path", "type", "version", "description", "tags"}
-    if unknown:
-        raise UsageError(f"{file}: unknown data asset key {sorted(unknown)[0]!r}", "use name, path, type, version, description, tags")
-    if file and doc.get("path") and not str(doc["path"]).startswith("azureml:") and not Path(str(doc["path"])).is_absolute():
-        local = Path(file).resolve().parent / str(doc["path"])
-        if local.exists():  # a relative local path in a file is relative to the file, as in az ml
-            doc["path"] = str(local)
+    tags = parse_kv(tag)
     flags = dict(name=name, path=path, type=type_, version=version, description=description)
-    doc.update({k: v for k, v in flags.items() if v is not None})
-    doc["tags"] = {**(doc.get("tags") or {}), **parse_kv(tag)}
-    doc = apply_sets(doc, set_)
-    if not doc.get("name") or not doc.get("path"):
+    if file or set_:
+        from leafctl.backends.azure.specs import data_from_file
+
+        overrides = [{k: v} for k, v in flags.items() if v is not None] + [{f"tags.{k}": v} for k, v in tags.items()]
+        spec = data_from_file(file, set_, overrides)
+        if path is not None:  # a flag's path is relative to the working directory, not to the YAML
+            spec["path"] = path
+    else:
+        spec = {**flags, "tags": tags}
+    if not spec.get("name") or not spec.get("path"):
         raise UsageError("a data asset needs a name and --path", "e.g. leafctl data create train --path ./data/train.csv")
-    spec = dict(name=str(doc["name"]), path=str(doc["path"]), type=doc.get("type"),
-                version=None if doc.get("version") is None else str(doc["version"]), description=doc.get("description"),
-                tags={str(k): str(v) for k, v in (doc.get("tags") or {}).items()})
     if dry_run:
         from leafctl.backends.common import check_name
 

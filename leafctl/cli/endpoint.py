@@ -8,8 +8,9 @@ from typing import Annotated
 import click
 import typer
 
-from leafctl.cli._common import DryRunOption, FileOption, SetOption, YesOption, backend, confirm_destructive, emit, info
+from leafctl.cli._common import DryRunOption, SetOption, YesOption, backend, confirm_destructive, emit, info
 from leafctl.cli._complete import _names, complete_compute_names
+from leafctl.errors import UsageError
 
 app = typer.Typer(help="Batch endpoints serving a registered model.", no_args_is_help=True)
 
@@ -29,18 +30,25 @@ def create(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Registered model: NAME:VERSION or NAME@latest.")] = None,
     compute: Annotated[str | None, typer.Option("--compute", "-c", help="Compute the scoring runs use (default: the profile's, else local).",
                                                 autocompletion=complete_compute_names)] = None,
-    file: FileOption = None,
+    file: Annotated[list[str] | None, typer.Option("--file", "-f", help="A batch endpoint YAML and/or a batch deployment YAML "
+                                                                   "(az ml v2 schema; repeat -f for both).")] = None,
     set_: SetOption = None,
     dry_run: DryRunOption = False,
 ) -> None:
     """Create a batch endpoint with a deployment of a registered model (get-or-create)."""
-    from leafctl import specs
+    from leafctl.specs import parse_model_ref
 
-    doc = specs.read_yaml(file) if file else {}
-    for key, value in (("name", name), ("model", model), ("compute", compute)):
-        if value:
-            doc[key] = value
-    spec = specs.endpoint_from_doc(specs.apply_sets(doc, set_), where=file or "flags")
+    if file or set_:
+        from leafctl.backends.azure.specs import endpoint_from_files
+
+        spec = endpoint_from_files(file or [], set_, name=name, model=model, compute=compute)
+    else:
+        spec = {"name": name, "model": model, "compute": compute}
+    if not spec["name"]:
+        raise UsageError("the endpoint has no name", "give NAME, or `name:` (endpoint YAML) / `endpoint_name:` (deployment YAML)")
+    if not spec["model"]:
+        raise UsageError("the endpoint has no model", "give --model NAME:VERSION, or `model: azureml:NAME:VERSION` in the deployment YAML")
+    parse_model_ref(spec["model"])
     if dry_run:
         emit(spec)
         return

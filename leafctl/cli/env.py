@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -14,14 +14,11 @@ from leafctl.errors import NotFound, UsageError
 app = typer.Typer(help="Environments: docker image plus conda file.", no_args_is_help=True)
 
 COLUMNS = ["name", "version", "image", "description", "created_at"]
-_KEYS = {"$schema", "name", "version", "image", "conda_file", "description", "tags", "build", "os_type", "inference_config"}
 
 
-def _conda_text(path: str, base: Path | None) -> str:
+def _conda_text(path: str) -> str:
     """The conda file's contents are stored, not its path: the version must not change if the file does."""
-    p = Path(path)
-    if base is not None and not p.is_absolute():
-        p = base / p
+    p = Path(path).expanduser()
     try:
         return p.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -43,32 +40,21 @@ def create(
 ) -> None:
     """Create a version of an environment (an identical existing version is returned as is)."""
     from leafctl.backends.base import Environment
-    from leafctl.specs import apply_sets, read_yaml
 
-    doc: dict[str, Any] = read_yaml(file) if file else {}
-    for key in doc:
-        if key not in _KEYS:
-            raise UsageError(f"{file}: unknown environment key {key!r}", "use name, version, image, conda_file, description")
-    if "build" in doc:
-        raise UsageError(f"{file}: `build:` (a docker build context) is not supported", "build and push the image, then give `image:`")
-    base = Path(file).resolve().parent if file and doc.get("conda_file") else None
     flags = dict(name=name, image=image, version=version, description=description)
-    doc.update({k: v for k, v in flags.items() if v is not None})
-    if conda_file is not None:
-        doc["conda_file"], base = conda_file, None  # a flag's path is relative to the working directory
-    doc = apply_sets(doc, set_)
-    if not doc.get("name"):
-        raise UsageError("the environment has no name", "give NAME, or `name:` in the YAML")
-    conda = doc.get("conda_file")
-    if isinstance(conda, dict):  # an inline conda spec in the YAML
-        import yaml
+    # A flag's conda file is relative to the working directory; its contents are stored, not its path.
+    conda_text = _conda_text(conda_file) if conda_file is not None else None
+    if file or set_:
+        from leafctl.backends.azure.specs import environment_from_file
 
-        conda_text = yaml.safe_dump(conda, sort_keys=False)
+        env = environment_from_file(file, set_, [{k: v} for k, v in flags.items() if v is not None])
+        env.conda_file = conda_text if conda_text is not None else env.conda_file
     else:
-        conda_text = _conda_text(str(conda), base) if conda else None
-    env = Environment(name=str(doc["name"]), version=str(doc["version"]) if doc.get("version") is not None else "",
-                      image=doc.get("image"), conda_file=conda_text,
-                      description=doc.get("description"))
+        if not name:
+            raise UsageError("the environment has no name", "give NAME, or `name:` in the YAML")
+        env = Environment(name=name, version=version or "", image=image, conda_file=conda_text, description=description)
+    if not env.name:
+        raise UsageError("the environment has no name", "give NAME, or `name:` in the YAML")
     if dry_run:
         from leafctl.backends.common import check_name
 

@@ -75,41 +75,35 @@ def _local_path(value: str) -> str:
     return str(p.resolve()) if p.exists() else value
 
 
-def _flags_doc(code, command, inputs, outputs, compute, experiment, env_vars, name, tags, environment) -> dict:
-    """Flags in the az ml YAML shape, so they merge onto -f and go through one validation path."""
-    doc: dict = {}
-    if code:
-        doc["code"] = _local_path(code)
-    if command:
-        doc["command"] = command
-    if inputs:
-        doc["inputs"] = {k: {"path": _local_path(v)} for k, v in parse_kv(inputs, "--input").items()}
-    if outputs:
-        doc["outputs"] = {}
-        for item in outputs:
-            out_name, sep, dest = item.partition("=")
-            if not out_name.strip():
-                raise UsageError(f"--output {item!r} has no name", "e.g. --output model or --output model=azureml://datastores/ds/paths/p")
-            doc["outputs"][out_name.strip()] = {"type": "uri_folder", **({"path": _local_path(dest)} if sep and dest else {})}
-    if compute:
-        doc["compute"] = compute
-    if experiment:
-        doc["experiment_name"] = experiment
-    if env_vars:
-        doc["environment_variables"] = parse_kv(env_vars, "--env-var")
-    if name:
-        doc["display_name"] = name
-    if tags:
-        doc["tags"] = parse_kv(tags, "--tag")
-    if environment:
-        doc["environment"] = environment
-    return doc
+def _flags_spec(code, command, inputs, outputs, compute, experiment, env_vars, name, tags, environment) -> JobSpec:
+    """The job the flags describe (fields left out are empty)."""
+    from leafctl.backends.base import JobSpec
+
+    outs: dict[str, str | None] = {}
+    for item in outputs or []:
+        out_name, sep, dest = item.partition("=")
+        if not out_name.strip():
+            raise UsageError(f"--output {item!r} has no name", "e.g. --output model or --output model=azureml://datastores/ds/paths/p")
+        outs[out_name.strip()] = _local_path(dest) if sep and dest else None
+    return JobSpec(command=(command or "").strip(), code=_local_path(code) if code else None,
+                   inputs={k: _local_path(v) for k, v in parse_kv(inputs, "--input").items()}, outputs=outs,
+                   environment=environment, compute=compute, experiment=experiment, display_name=name,
+                   env_vars=parse_kv(env_vars, "--env-var"), tags=parse_kv(tags, "--tag"))
 
 
-def _merge(base: dict, over: dict) -> dict:
-    for k, v in over.items():
-        base[k] = _merge(dict(base[k]), v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
-    return base
+def _overrides(spec: JobSpec) -> list[dict]:
+    """The flags as az ml command job YAML overrides: they win over -f, and --set wins over them."""
+    out: list[dict] = []
+    for key, value in (("command", spec.command), ("code", spec.code), ("compute", spec.compute),
+                       ("experiment_name", spec.experiment), ("display_name", spec.display_name),
+                       ("environment", spec.environment)):
+        if value:
+            out.append({key: value})
+    out += [{f"inputs.{k}": {"type": "uri_file" if Path(v).is_file() else "uri_folder", "path": v}} for k, v in spec.inputs.items()]
+    out += [{f"outputs.{k}": {"type": "uri_folder", **({"path": v} if v else {})}} for k, v in spec.outputs.items()]
+    out += [{f"environment_variables.{k}": v} for k, v in spec.env_vars.items()]
+    out += [{f"tags.{k}": v} for k, v in spec.tags.items()]
+    return out
 
 
 # -- commands ----------------------------------------------------------------------------------------
@@ -134,13 +128,13 @@ def submit(
     """Submit a command job, from flags or an az ml command job YAML (-f), with --set overrides."""
     from leafctl import specs
 
-    flags = _flags_doc(code, command, input_, output, compute, experiment, env_var, name, tag, environment)
-    if file:
-        doc = _merge(specs.read_yaml(file), flags)
-        base, where = Path(file).resolve().parent, file
+    spec = _flags_spec(code, command, input_, output, compute, experiment, env_var, name, tag, environment)
+    if file or set_:  # read by azure-ai-ml's load_job; flags alone need no azure import
+        from leafctl.backends.azure.specs import job_from_file
+
+        spec = job_from_file(file, set_, _overrides(spec))
     else:
-        doc, base, where = flags, None, "flags"
-    spec = specs.job_from_doc(specs.apply_sets(doc, set_), base=base, where=where)
+        specs.check_command(spec)
     apply_defaults(spec)
     if dry_run:
         emit(specs.job_to_doc(spec))

@@ -7,7 +7,7 @@ import pytest
 from azure_helpers import assert_error
 
 from leafctl.backends.azure import specs
-from leafctl.errors import UsageError
+from leafctl.errors import NotFound, UsageError
 
 SPECS = {
     "compute": """$schema: https://azuremlschemas.azureedge.net/latest/amlCompute.schema.json
@@ -134,14 +134,14 @@ def test_mlflow_deployment_with_settings_dispatches_on_type(spec_dir, offline):
     assert "settings" in str(info.value)
     d = specs.load("batch_deployment", spec_dir / "batch_deployment.yml")
     assert type(d).__name__ == "ModelBatchDeployment" and d.settings.mini_batch_size == 10
-    assert specs.endpoint_from_files(spec_dir / "batch_endpoint.yml", spec_dir / "batch_deployment.yml") == {
+    assert specs.endpoint_from_files([spec_dir / "batch_endpoint.yml", spec_dir / "batch_deployment.yml"]) == {
         "name": "iris-ep", "model": "iris_classification:1", "compute": "batch-cluster"}
 
 
 def test_specs_become_records(spec_dir, offline):
-    c = specs.compute_from_file(spec_dir / "compute.yml")
-    assert (c.name, c.type, c.size, c.min_nodes, c.max_nodes, c.idle_seconds, c.tier) == (
-        "LEAF-cluster", "cluster", "Standard_DS1_v2", 0, 2, 120, "dedicated")
+    c, ignored = specs.compute_from_file(spec_dir / "compute.yml")
+    assert c == {"name": "LEAF-cluster", "type": "cluster", "size": "Standard_DS1_v2", "min_nodes": 0, "max_nodes": 2,
+                 "idle_seconds": 120, "tier": "dedicated"} and ignored == []
     job = specs.job_from_file(spec_dir / "job.yml")
     assert job.compute == "LEAF-cluster" and job.experiment == "batcomputer" and job.env_vars == {"ESTIMATORS": "75"}
     assert job.code == str((spec_dir / "src").resolve())
@@ -155,7 +155,7 @@ def test_specs_become_records(spec_dir, offline):
 
 
 def test_missing_file_and_bad_yaml(spec_dir, offline):
-    with pytest.raises(UsageError):
+    with pytest.raises(NotFound):
         specs.load("compute", spec_dir / "nope.yml")
     (spec_dir / "broken.yml").write_text("name: [unclosed\n")
     with pytest.raises(UsageError):

@@ -83,9 +83,11 @@ def test_endpoint_spec_file_and_errors(cli, tmp_path):
     assert_error(cli("endpoint", "create", "e1", "--model", "ghost:1"), 3, "ghost")
     assert_error(cli("endpoint", "create", "e1"), 2, "model")
     assert_error(cli("endpoint", "create", "bad/name", "--model", "m:1"), 2)
-    (tmp_path / "ep.yml").write_text("name: e2\nmodel: azureml:doubler:1\ncompute: azureml:local\nmini_batch_size: 10\n")
-    r = cli("endpoint", "create", "-f", str(tmp_path / "ep.yml"), "--set", "name=e3", "--dry-run", "-o", "json")
-    assert r.code == 0 and r.json() == {"name": "e3", "model": "azureml:doubler:1", "compute": "local"}
+    # An az ml batch deployment YAML: `endpoint_name` names the endpoint, `name` the deployment.
+    (tmp_path / "ep.yml").write_text("endpoint_name: e2\nname: blue\nmodel: azureml:doubler:1\ncompute: azureml:local\n"
+                                     "mini_batch_size: 10\n")
+    r = cli("endpoint", "create", "-f", str(tmp_path / "ep.yml"), "--set", "endpoint_name=e3", "--dry-run", "-o", "json")
+    assert r.code == 0 and r.json() == {"name": "e3", "model": "doubler:1", "compute": "local"}
     assert cli("endpoint", "list", "-o", "json").json() == []
     pyfunc_model(tmp_path / "m")
     cli("model", "register", "doubler", "--path", str(tmp_path / "m"), "--type", "mlflow")

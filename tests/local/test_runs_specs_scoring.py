@@ -1,4 +1,4 @@
-"""Job spec parsing (leafctl.specs) and pandas-free batch scoring helpers, in-process."""
+"""Job spec checks (leafctl.specs), job YAML through the loaders, and pandas-free batch scoring helpers, in-process."""
 
 from __future__ import annotations
 
@@ -22,15 +22,20 @@ def test_placeholders_and_substitution():
         specs.check_command(JobSpec(command="true", inputs={"bad-name": "x"}))
 
 
-def test_apply_sets_dotted_and_promotes_bare_paths():
-    doc = {"inputs": {"data": "./a"}, "tags": {}}
-    specs.apply_sets(doc, ["inputs.data.mode=ro_mount", "tags.n=3", "compute=azureml:gpu", "environment_variables.X=1"])
-    assert doc["inputs"]["data"] == {"path": "./a", "mode": "ro_mount"}
-    assert doc["tags"] == {"n": 3} and doc["environment_variables"] == {"X": 1}
-    spec = specs.job_from_doc({**doc, "command": "echo ${{inputs.data}}"})
-    assert spec.compute == "gpu" and spec.tags == {"n": "3"} and spec.env_vars == {"X": "1"}
+def test_job_yaml_set_overrides_through_the_loader(tmp_path):
+    """-f job.yml is read by azure-ai-ml's load_job: dotted --set keys reach nested fields, values are YAML
+    scalars, a job without an environment still validates (a local run needs none)."""
+    from leafctl.backends.azure.specs import job_from_file, parse_sets
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "job.yml").write_text("type: command\ncommand: echo ${{inputs.data}}\ninputs:\n  data: ./a\ntags: {}\n")
+    spec = job_from_file(tmp_path / "job.yml", ["inputs.data.mode=ro_mount", "tags.n=3", "compute=azureml:gpu",
+                                                "environment_variables.X=1", "environment_variables.ON=true"])
+    assert spec.inputs == {"data": str((tmp_path / "a").resolve())}
+    assert spec.compute == "gpu" and spec.tags == {"n": "3"} and spec.env_vars == {"X": "1", "ON": "true"}
+    assert spec.environment is None
     with pytest.raises(UsageError, match="key=value"):
-        specs.apply_sets({}, ["novalue"])
+        parse_sets(["novalue"])
 
 
 def test_model_refs_and_redaction():
@@ -78,6 +83,9 @@ def test_mlmodel_lookup_and_refusals(tmp_path):
 
 
 def test_literal_inputs_are_refused_clearly(tmp_path):
-    for value in (10, {"type": "integer", "default": 10}):
+    from leafctl.backends.azure.specs import job_from_file
+
+    for value in ("10", "{type: integer, value: 10}", "{type: string, value: x}"):
+        (tmp_path / "job.yml").write_text(f"command: echo ${{{{inputs.n}}}}\ninputs:\n  n: {value}\n")
         with pytest.raises(UsageError, match="literal"):
-            specs.job_from_doc({"command": "echo ${{inputs.n}}", "inputs": {"n": value}})
+            job_from_file(tmp_path / "job.yml")
