@@ -20,11 +20,23 @@ def _conda_text(path: str) -> str:
     """The conda file's contents are stored, not its path: the version must not change if the file does."""
     p = Path(path).expanduser()
     try:
-        return p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise NotFound(f"conda file {p} not found", "check --conda-file") from None
     except (IsADirectoryError, UnicodeDecodeError):
         raise UsageError(f"conda file {p} is not a UTF-8 YAML file", "give a conda environment .yml") from None
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise UsageError(f"conda file {p} is not valid YAML{f' (line {mark.line + 1})' if mark else ''}",
+                         "fix the file") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"conda file {p} is not a conda environment (a YAML mapping)",
+                         "e.g. name: env / dependencies: [python=3.11, pip]")
+    return text
 
 
 @app.command()

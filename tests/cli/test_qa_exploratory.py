@@ -167,3 +167,16 @@ def test_listing_the_versions_of_an_unknown_name_is_not_found(cli, tmp_path):
     (tmp_path / "f.csv").write_text("a\n1\n")
     assert cli("model", "register", "m", "--path", str(tmp_path / "f.csv")).code == 0
     assert cli("model", "list", "m", "-q", "[].version").json() == ["1"]
+
+
+def test_conda_file_must_be_a_yaml_mapping(cli, tmp_path):
+    # Invalid YAML or an empty file was stored as the environment's conda file (exit 0); Azure only
+    # fails at image build time, long after.
+    (tmp_path / "bad.yml").write_text("name: [unclosed\n")
+    (tmp_path / "empty.yml").write_text("")
+    (tmp_path / "list.yml").write_text("- python=3.11\n")
+    for f in ("bad.yml", "empty.yml", "list.yml"):
+        assert_error(cli("env", "create", "e", "--image", "python:3.11", "--conda-file", str(tmp_path / f)), 2, f)
+    assert_error(cli("env", "list", "e"), 3)
+    (tmp_path / "ok.yml").write_text("name: e\ndependencies:\n  - python=3.11\n")
+    assert cli("env", "create", "e", "--image", "python:3.11", "--conda-file", str(tmp_path / "ok.yml")).code == 0
