@@ -71,7 +71,7 @@ class Azurite:
             raise RuntimeError(f"{BIN} is missing: run `npm ci --no-audit --no-fund` in {REPO} to install Azurite")
         self.location.mkdir(parents=True, exist_ok=True)
         cmd = [str(BIN), "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--location", str(self.location),
-               "--silent", "--skipApiVersionCheck", "--loose"]
+               "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True)

@@ -41,6 +41,7 @@ class FakeJobs:
         self.output_files: dict[str, dict[str, dict[str, bytes]]] = {}
         self.log_lines: dict[str, list[str]] = {}
         self.logs: dict[str, str] = {}  # job -> log text written so far
+        self.details_logs = True  # False: run history lists no log files (readers use the artifact store)
 
     # --- storage ------------------------------------------------------------------------------
     def _container(self, name: str):
@@ -156,7 +157,7 @@ def install(fake: FakeAzureML, azurite: Any) -> FakeJobs:
         res = f.get(f"{m.group('ws')}/jobs/{name}")
         if res is None:
             return _error(404, "RunNotFound", f"run {name} was not found")
-        files = {"user_logs/std_log.txt": jobs.log_url(name)} if name in jobs.logs else {}
+        files = {"user_logs/std_log.txt": jobs.log_url(name)} if name in jobs.logs and jobs.details_logs else {}
         jobs.advance(f"{m.group('ws')}/jobs/{name}", name)  # run history polls move time on, as job GETs do
         return Reply(200, {"runId": name, "status": res["properties"].get("status"), "logFiles": files,
                            "target": (res["properties"].get("computeId") or "").rsplit("/", 1)[-1]})

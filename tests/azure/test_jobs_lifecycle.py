@@ -90,3 +90,29 @@ def test_unknown_run_is_not_found(az_backend, jobs):
     for call in (lambda: az_backend.get_run("nope-123"), lambda: list(az_backend.run_logs("nope-123"))):
         with pytest.raises(NotFound):
             call()
+
+
+def test_logs_from_artifact_store_when_run_history_lists_none(az_backend, jobs, code):
+    jobs.details_logs = False
+    run = az_backend.submit_run(JobSpec(command="echo hi", code=str(code)))
+    jobs.log_lines[run.id] = ["epoch 1", "epoch 2"]
+    lines: list[str] = []
+    assert az_backend.wait_run(run.id, on_log=lines.append).status == "Completed"
+    assert lines == [f"starting {run.id}", "epoch 1", "epoch 2", f"{run.id} completed"]
+
+
+def test_list_is_newest_first(az_backend, jobs):
+    ids = [az_backend.submit_run(JobSpec(command=f"echo {i}")).id for i in range(3)]
+    listed = [r.id for r in az_backend.list_runs() if r.id in ids]
+    assert sorted(listed) == sorted(ids)
+    created = [r.created_at for r in az_backend.list_runs() if r.id in ids]
+    assert created == sorted(created, reverse=True)
+
+
+def test_storage_messages_never_carry_a_sas():
+    from leafctl.backends.azure.transfer import redact_url
+
+    text = ("HTTPConnectionPool: Max retries exceeded with url: http://127.0.0.1:1/acct/c/b.txt?sv=2025-11-05&sig=SECRET%3D "
+            "and DefaultEndpointsProtocol=http;AccountKey=KEY==;")
+    out = redact_url(text)
+    assert "SECRET" not in out and "KEY==" not in out and "http://127.0.0.1:1/acct/c/b.txt" in out

@@ -33,6 +33,7 @@ def small_blocks(monkeypatch):
     from leafctl.backends.azure import transfer
 
     monkeypatch.setattr(transfer, "SINGLE_PUT", 256 << 10)
+    monkeypatch.setattr(transfer, "SMALL", 128 << 10)
     monkeypatch.setattr(transfer, "BLOCK", 64 << 10)
 
 

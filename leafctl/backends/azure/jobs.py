@@ -220,9 +220,10 @@ class JobOps:
         return run_record(self.client.jobs.get(run_id))
 
     def list_runs(self, experiment: str | None = None, status: str | None = None) -> list[Run]:
+        """Command jobs of the workspace, newest first (pipelines, sweeps and batch scoring jobs are not runs)."""
         runs = []
         for job in self.client.jobs.list():
-            if getattr(job, "type", "command") not in ("command", None):
+            if str(getattr(job, "type", "command") or "command").lower() != "command":
                 continue
             run = run_record(job)
             if experiment and run.experiment != experiment:
@@ -230,41 +231,62 @@ class JobOps:
             if status and run.status.lower() != status.lower():
                 continue
             runs.append(run)
+        runs.sort(key=lambda r: r.created_at or "", reverse=True)
         return runs
 
     # --- logs -----------------------------------------------------------------------------------
 
-    def _log_urls(self, run_id: str) -> tuple[str, dict[str, str]]:
+    def _log_sources(self, run_id: str) -> tuple[str, dict[str, Any]]:
+        """(run-history status, log name -> blob client). Run history lists log files with SAS URLs; for
+        jobs whose logs it does not list, they are read from the artifact store (``ExperimentRun/dcid.<id>/``),
+        as azure-ai-ml's own ``jobs.stream`` does."""
+        from azure.storage.blob import BlobClient
+
+        from leafctl.backends.azure import transfer
+
         details = self.client.jobs._runs_operations.get_run_details(run_id)
-        return details.status or "", dict(details.log_files or {})
+        files = dict(details.log_files or {})
+        if files:
+            return details.status or "", {n: BlobClient.from_blob_url(u, api_version=transfer.API_VERSION)
+                                          for n, u in files.items()}
+        try:
+            _, cc = self.container("workspaceartifactstore")
+            prefix = f"ExperimentRun/dcid.{run_id}/"
+            found = {b.name[len(prefix):]: b.name for b in cc.list_blobs(name_starts_with=prefix)}
+        except Exception:  # no artifact store, or no access to it: no logs yet rather than an error
+            return details.status or "", {}
+        return details.status or "", {n: cc.get_blob_client(b) for n, b in found.items()}
 
     @staticmethod
-    def _pick_logs(files: dict[str, str]) -> list[str]:
+    def _pick_logs(files: dict[str, Any]) -> list[str]:
         for want in LOG_PREFERENCE:
             if want in files:
                 return [want]
         return sorted(n for n in files if n.endswith(".txt") or n.endswith(".log"))
 
-    def _read_from(self, url: str, offset: int) -> bytes:
-        from azure.core.exceptions import HttpResponseError
-        from azure.storage.blob import BlobClient
+    @staticmethod
+    def _read_from(blob: Any, offset: int) -> bytes:
+        from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 
-        from leafctl.backends.azure import transfer
+        from leafctl.backends.azure.transfer import storage_error
 
-        blob = BlobClient.from_blob_url(url, api_version=transfer.API_VERSION)
         try:
             return blob.download_blob(offset=offset).readall()
+        except ResourceNotFoundError:
+            return b""
         except HttpResponseError as e:
             if e.status_code == 416:  # nothing past ``offset`` yet
                 return b""
-            raise
+            raise storage_error(e, blob, "reading the run's logs failed") from e
+        except AzureError as e:  # the SAS URL must not reach a message
+            raise storage_error(e, blob, "reading the run's logs failed") from e
 
     def _read_logs(self, run_id: str, follow: bool, deadline: float | None) -> Iterator[str]:
         self.client.jobs.get(run_id)  # NotFound (exit 3) for a wrong id, before anything else
         offsets: dict[str, int] = {}
         pending: dict[str, bytes] = {}
         while True:
-            status, files = self._log_urls(run_id)
+            status, files = self._log_sources(run_id)
             done = not follow or map_status(status) in RUN_TERMINAL or (deadline is not None and time.monotonic() >= deadline)
             for name in self._pick_logs(files):
                 chunk = self._read_from(files[name], offsets.get(name, 0))

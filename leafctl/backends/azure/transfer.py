@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import os
+import re
 import tempfile
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -30,10 +31,12 @@ from leafctl.errors import AuthError, LeafctlError, NotFound, OperationFailed
 
 # Azurite 3.37 accepts up to 2026-06-06; azure-storage-blob 12.31 defaults to a newer one it rejects.
 API_VERSION = "2025-11-05"
-SINGLE_PUT = 8 << 20  # files up to this size are one Put Blob request
+SINGLE_PUT = 64 << 20  # files up to this size are one Put Blob request (the SDK's own default)
+SMALL = 8 << 20  # files up to this size are read whole and sent by any of the FILE_WORKERS
 BLOCK = 8 << 20  # block size for bigger files
 FILE_WORKERS = 16  # files in flight at once
 BLOCK_WORKERS = 8  # blocks in flight for one big file
+BIG_IN_FLIGHT = 4  # files over SMALL in flight at once (bounds memory: 4 x SINGLE_PUT)
 READ = 1 << 20
 RETRIES_ENV = "LEAFCTL_STORAGE_RETRIES"
 
@@ -70,7 +73,7 @@ def container_client(account_url: str, container: str, credential: Any, pool: in
         transport=RequestsTransport(session=_session(pool), session_owner=True),
         retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=retries, random_jitter_range=1),
         max_single_put_size=SINGLE_PUT, max_block_size=BLOCK, min_large_block_upload_threshold=1,
-        max_single_get_size=SINGLE_PUT, max_chunk_get_size=BLOCK,
+        max_single_get_size=SMALL, max_chunk_get_size=BLOCK,
         connection_timeout=20, read_timeout=120,
     )
 
@@ -103,7 +106,14 @@ def storage_error(e: BaseException, cc: Any, doing: str) -> LeafctlError:
                                "re-run; files already transferred are skipped")
     if isinstance(e, OSError):
         return OperationFailed(f"{doing}: {e.strerror or e} ({e.filename or ''})".replace(" ()", ""), "check the local path")
-    return OperationFailed(f"{doing}: {type(e).__name__}: {' '.join(str(e).split())[:300]}", "rerun with --debug for details")
+    return OperationFailed(f"{doing}: {type(e).__name__}: {redact_url(' '.join(str(e).split()))[:300]}",
+                           "rerun with --debug for details")
+
+
+def redact_url(text: str) -> str:
+    """Drop query strings (a SAS token is one) and signatures from text that may quote a URL."""
+    text = re.sub(r"(https?://[^\s?'\"]+)\?[^\s'\"]*", r"\1", text)
+    return re.sub(r"(?i)\b(sig|AccountKey)=[^&\s;'\"]+", r"\1=<redacted>", text)
 
 
 # --- progress --------------------------------------------------------------------------------
@@ -173,14 +183,14 @@ def plan_upload(src: Path, rel: str, dest_is_folder: Callable[[], bool]) -> tupl
     return rel, [Item(rel, src, src.stat().st_size)]
 
 
-def _upload_one(cc: Any, item: Item, md5: bytes, progress: _SafeProgress) -> None:
+def _upload_one(cc: Any, item: Item, md5: bytes, progress: _SafeProgress, data: bytes | None = None) -> None:
     from azure.storage.blob import ContentSettings
 
     settings = ContentSettings(content_type=mimetypes.guess_type(item.name)[0] or "application/octet-stream",
                                content_md5=bytearray(md5))
     blob = cc.get_blob_client(item.name)
-    if item.size <= SINGLE_PUT:
-        data = item.path.read_bytes()
+    if data is not None or item.size <= SINGLE_PUT:
+        data = item.path.read_bytes() if data is None else data
         blob.upload_blob(data, length=len(data), overwrite=True, content_settings=settings, max_concurrency=1)
         progress.advance(len(data))
         return
@@ -211,8 +221,18 @@ def upload_items(cc: Any, items: list[Item], prefix: str, progress: Progress | N
             raise NotFound(f"container not found at {describe(cc)}", "check the datastore (`leafctl data store show`)") from e
         raise storage_error(e, cc, "upload failed") from e
 
+    big = threading.BoundedSemaphore(BIG_IN_FLIGHT)
+
     def one(item: Item) -> None:
-        md5 = md5_of(item.path)
+        if item.size <= SMALL:
+            return one_file(item)
+        with big:
+            return one_file(item)
+
+    def one_file(item: Item) -> None:
+        # A file up to SINGLE_PUT is read once: its MD5 and its upload come from the same bytes.
+        data = item.path.read_bytes() if item.size <= SINGLE_PUT else None
+        md5 = hashlib.md5(data, usedforsecurity=False).digest() if data is not None else md5_of(item.path)
         have = existing.get(item.name)
         if have is not None and have[0] == item.size and have[1] == md5:
             with lock:
@@ -220,7 +240,7 @@ def upload_items(cc: Any, items: list[Item], prefix: str, progress: Progress | N
             safe.advance(item.size)
             return
         try:
-            _upload_one(cc, item, md5, safe)
+            _upload_one(cc, item, md5, safe, data)
         except Exception as e:
             raise storage_error(e, cc, f"upload of {item.name} failed") from e
         with lock:
@@ -302,7 +322,7 @@ def download_blobs(cc: Any, blobs: list[Any], base: str, dest: Path, progress: P
                     done[0] = current
 
                 stream = cc.get_blob_client(blob.name).download_blob(
-                    max_concurrency=BLOCK_WORKERS if blob.size > SINGLE_PUT else 1, progress_hook=hook)
+                    max_concurrency=BLOCK_WORKERS if blob.size > SMALL else 1, progress_hook=hook)
                 stream.readinto(f)
                 safe.advance(blob.size - done[0])
             os.replace(tmp, target)
