@@ -36,6 +36,13 @@ def prescribe(
     m = b.get_model(name, version)
     with tempfile.TemporaryDirectory(prefix="leafctl-prescribe-") as tmp:
         model_dir = b.download_model(m.name, m.version, Path(tmp))
+        from leafctl.esp.prescribe import _model_root
+
+        try:
+            _model_root(model_dir)
+        except UsageError:  # it would name our temporary folder
+            raise UsageError(f"model {m.name}:{m.version} is not an ESP model (no MLmodel from `run evolve`)",
+                             "register an evolve run's model: leafctl model register NAME --run RUN_ID") from None
         header, rows = run_prescribe(model_dir, input, candidate)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

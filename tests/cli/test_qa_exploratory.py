@@ -180,3 +180,16 @@ def test_conda_file_must_be_a_yaml_mapping(cli, tmp_path):
     assert_error(cli("env", "list", "e"), 3)
     (tmp_path / "ok.yml").write_text("name: e\ndependencies:\n  - python=3.11\n")
     assert cli("env", "create", "e", "--image", "python:3.11", "--conda-file", str(tmp_path / "ok.yml")).code == 0
+
+
+def test_prescribe_with_a_model_that_is_not_esp_names_the_model(cli, tmp_path):
+    # The error named leafctl's own temporary download folder and told the user to "give a run's
+    # output folder", which `model prescribe NAME` cannot take.
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "weights.txt").write_text("w")
+    assert cli("model", "register", "plain", "--path", str(tmp_path / "m")).code == 0
+    contexts = tmp_path / "contexts.csv"
+    contexts.write_text("age,income\n35,62.0\n")
+    r = cli("model", "prescribe", "plain", "--input", str(contexts))
+    assert_error(r, 2, "plain:1", "run evolve")
+    assert "leafctl-prescribe-" not in r.stderr
