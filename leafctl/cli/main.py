@@ -156,7 +156,7 @@ class RootGroup(TyperGroup):
                               standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else 0
             if code == 130:  # typer turns KeyboardInterrupt into Exit(130) silently
-                click.echo("error: interrupted — nothing more was done; an interrupted evolve run resumes with --resume", err=True)
+                click.echo("error: interrupted — nothing more was done; run the command again to go on", err=True)
         except LeafctlError as e:
             if debug:
                 import traceback

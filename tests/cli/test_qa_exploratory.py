@@ -193,3 +193,28 @@ def test_prescribe_with_a_model_that_is_not_esp_names_the_model(cli, tmp_path):
     r = cli("model", "prescribe", "plain", "--input", str(contexts))
     assert_error(r, 2, "plain:1", "run evolve")
     assert "leafctl-prescribe-" not in r.stderr
+
+
+def test_interrupting_a_non_evolve_command_does_not_talk_about_evolve(leaf_env, tmp_path):
+    # Ctrl-C during `data upload` said "an interrupted evolve run resumes with --resume".
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from leaftest import leafctl_executable
+
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(1 << 30)  # sparse: quick to make, slow enough to copy
+    p = subprocess.Popen([leafctl_executable(), "data", "upload", str(big), "--path", "big/big.bin"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    if p.returncode == 0:  # the machine copied 1 GiB in 1.5 s: nothing to check
+        return
+    assert p.returncode == 130, err
+    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert "evolve" not in err and "--resume" not in err, err
