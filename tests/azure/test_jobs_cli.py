@@ -100,3 +100,19 @@ def test_evolve_remote_dry_run_prints_loadable_yaml(az, tmp_path):
     f = tmp_path / "job.yml"
     f.write_text(r.stdout)
     assert load_job(f).command.startswith("python -m leafctl.esp.job config.toml")
+
+
+def test_upload_with_storage_down_is_one_line_exit_1(az, azurite_up, tmp_path):
+    src = tmp_path / "d"
+    src.mkdir()
+    for i in range(5):
+        (src / f"{i}.txt").write_text(str(i))
+    azurite_up.stop()
+    try:
+        r = az("data", "upload", str(src), "--path", "cli/down")
+    finally:
+        azurite_up.start()
+    assert_error(r, 1, "lost the connection to storage", "re-run")
+    assert azurite_up.key not in r.stderr
+    ok = az("data", "upload", str(src), "--path", "cli/down", "-o", "json")
+    assert ok.code == 0 and ok.json()["files"] == 5, ok

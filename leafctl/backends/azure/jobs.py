@@ -343,6 +343,8 @@ class JobOps:
         dest.mkdir(parents=True, exist_ok=True)
         for name in ([output] if output else sorted(declared)):
             uri = _io_path(declared[name]) or f"azureml://datastores/{ds}/paths/azureml/{run_id}/{name}/"
+            # Paths written as templates (az ml's defaults) name the job and the output.
+            uri = uri.replace("${{name}}", run_id).replace("${{output_name}}", name)
             where = parse_any_uri(uri)
             if where is None:
                 raise UsageError(f"output {name!r} of run {run_id} lives at {uri}, which leafctl cannot download",
