@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from leafctl.errors import NotFound, UsageError
 
@@ -150,6 +151,22 @@ def check_profile_name(name: str) -> str:
     return name
 
 
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``.<name>.lock`` beside the config file (none where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock
+        yield
+        return
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 @dataclass
 class ConfigFile:
     """The parsed file. ``profiles`` maps name -> dict of keys."""
@@ -158,12 +175,45 @@ class ConfigFile:
     current_profile: str | None = None
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     exists: bool = False
+    # What was read, so save() writes only this process's changes over what others wrote since.
+    _read: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def load(cls, path: Path | None = None) -> ConfigFile:
+        cf = cls._parse(path or config_path())
+        cf._read = cf._snapshot()
+        return cf
+
+    def _snapshot(self) -> dict[str, Any]:
+        import copy
+
+        return {"current_profile": self.current_profile, "profiles": copy.deepcopy(self.profiles)}
+
+    def _merge_onto_latest(self) -> None:
+        """Apply this instance's changes (against what it read) to the file as it is now, key by key."""
+        if self._read is None:
+            return
+        latest = ConfigFile._parse(self.path)
+        before = self._read["profiles"]
+        for name in set(before) | set(self.profiles):
+            mine, old = self.profiles.get(name), before.get(name)
+            if mine == old:
+                continue
+            if mine is None:
+                latest.profiles.pop(name, None)
+                continue
+            target = latest.profiles.setdefault(name, {})
+            for key in set(old or {}) - set(mine):
+                target.pop(key, None)
+            target.update({k: v for k, v in mine.items() if (old or {}).get(k, object()) != v})
+        if self.current_profile != self._read["current_profile"]:
+            latest.current_profile = self.current_profile
+        self.current_profile, self.profiles = latest.current_profile, latest.profiles
+
+    @classmethod
+    def _parse(cls, path: Path) -> ConfigFile:
         import tomllib
 
-        path = path or config_path()
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -223,26 +273,29 @@ class ConfigFile:
         """Atomic write, mode 0600: a crash leaves the old file or the new one, never half of one."""
         import tomli_w
 
-        doc: dict[str, Any] = {}
-        if self.current_profile:
-            doc["current_profile"] = self.current_profile
-        doc["profiles"] = self.profiles
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".config.", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                tomli_w.dump(doc, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
+        with _locked(self.path):  # parallel leafctl processes (CI jobs) must not lose each other's changes
+            self._merge_onto_latest()
+            doc: dict[str, Any] = {}
+            if self.current_profile:
+                doc["current_profile"] = self.current_profile
+            doc["profiles"] = self.profiles
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".config.", suffix=".tmp")
             try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+                os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    tomli_w.dump(doc, f)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self.path)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
+                raise
         self.exists = True
+        self._read = self._snapshot()
 
 
 @dataclass

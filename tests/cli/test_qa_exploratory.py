@@ -218,3 +218,35 @@ def test_interrupting_a_non_evolve_command_does_not_talk_about_evolve(leaf_env, 
     lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "Traceback" not in err, err
     assert "evolve" not in err and "--resume" not in err, err
+
+
+def test_concurrent_config_writes_keep_every_change(exe, leaf_env):
+    # Parallel `config init/set` (CI matrix jobs sharing a config) each rewrote the whole file from
+    # what they had read: profiles written by the others were silently lost.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from leafctl.profiles import ConfigFile
+
+    a, b = ConfigFile.load(), ConfigFile.load()  # two processes read the same (missing) file
+    a.profiles["first"] = {"backend": "local", "workspace": "default"}
+    a.save()
+    b.profiles["second"] = {"backend": "local", "workspace": "default"}
+    b.current_profile = "second"
+    b.save()
+    again = ConfigFile.load()
+    assert sorted(again.profiles) == ["first", "second"] and again.current_profile == "second"
+
+    c, d = ConfigFile.load(), ConfigFile.load()
+    c.profiles["first"]["compute"] = "cpu"  # different keys of one profile
+    c.save()
+    d.profiles["first"]["experiment"] = "exp"
+    del d.profiles["second"]
+    d.save()
+    final = ConfigFile.load()
+    assert final.profiles == {"first": {"backend": "local", "workspace": "default", "compute": "cpu", "experiment": "exp"}}
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda i: exe("config", "init", "--profile", f"p{i}", "--no-use").code, range(8)))
+    assert codes == [0] * 8
+    names = exe("config", "list", "-q", "[].name").json()
+    assert {f"p{i}" for i in range(8)} <= set(names), names
