@@ -145,6 +145,9 @@ def test_dotdot_blob_names_refused_before_writing(tmp_path):
     from leafctl.backends.azure import transfer
 
     blobs = []
+    marker = BlobProperties()
+    marker.name, marker.size, marker.metadata = "p/sub", 0, {"hdi_isfolder": "true"}  # an ADLS Gen2 folder
+    assert transfer.is_dir_marker(marker)
     for name, size in (("p/fine.txt", 1), ("p/../../x.txt", 1)):
         b = BlobProperties()
         b.name, b.size = name, size

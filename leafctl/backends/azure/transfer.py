@@ -158,6 +158,8 @@ def remote_index(cc: Any, prefix: str) -> dict[str, tuple[int, bytes | None]]:
     """blob name -> (size, Content-MD5) for every blob under ``prefix`` (one listing call per 5,000)."""
     out = {}
     for b in cc.list_blobs(name_starts_with=prefix or None):
+        if b.name.endswith("/"):
+            continue
         md5 = b.content_settings.content_md5 if b.content_settings else None
         out[b.name] = (b.size, bytes(md5) if md5 else None)
     return out
@@ -275,11 +277,21 @@ def _run_all(fn: Callable[[Any], None], items: Iterable[Any], workers: int) -> N
 
 # --- download and ls -------------------------------------------------------------------------
 
+def is_dir_marker(b: Any) -> bool:
+    """ADLS Gen2 (hierarchical namespace) lists folders as empty blobs with ``hdi_isfolder=true``."""
+    return b.name.endswith("/") or str((getattr(b, "metadata", None) or {}).get("hdi_isfolder", "")).lower() == "true"
+
+
+def _files(cc: Any, prefix: str | None) -> list[Any]:
+    return [b for b in cc.list_blobs(name_starts_with=prefix or None, include=["metadata"]) if not is_dir_marker(b)]
+
+
 def list_under(cc: Any, path: str) -> tuple[list[Any], str]:
-    """(blobs, base): the one blob named ``path``, or every blob under ``path/``; names relative to base."""
+    """(blobs, base): the one blob named ``path``, or every blob under ``path/``; names relative to base.
+    Folder markers (ADLS Gen2) are left out."""
     path = path.strip("/")
     if path:
-        blobs = list(cc.list_blobs(name_starts_with=path))
+        blobs = _files(cc, path)
         exact = [b for b in blobs if b.name == path]
         under = [b for b in blobs if b.name.startswith(path + "/")]
         if under:
@@ -287,7 +299,7 @@ def list_under(cc: Any, path: str) -> tuple[list[Any], str]:
         if exact:
             return exact, path.rpartition("/")[0] + "/" if "/" in path else ""
         return [], path + "/"
-    return list(cc.list_blobs()), ""
+    return _files(cc, None), ""
 
 
 def download_blobs(cc: Any, blobs: list[Any], base: str, dest: Path, progress: Progress | None = None,
@@ -297,7 +309,7 @@ def download_blobs(cc: Any, blobs: list[Any], base: str, dest: Path, progress: P
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     # Check every name before writing anything: one unsafe name and nothing is written.
-    plan = [(b, safe_join(dest, b.name[len(base):])) for b in blobs if not b.name.endswith("/")]
+    plan = [(b, safe_join(dest, b.name[len(base):])) for b in blobs if not is_dir_marker(b)]
     counts = Counts()
     lock = threading.Lock()
     safe = _SafeProgress(progress)
