@@ -116,3 +116,11 @@ def test_storage_messages_never_carry_a_sas():
             "and DefaultEndpointsProtocol=http;AccountKey=KEY==;")
     out = redact_url(text)
     assert "SECRET" not in out and "KEY==" not in out and "http://127.0.0.1:1/acct/c/b.txt" in out
+
+
+def test_output_to_a_datastore_path(az_backend, jobs, fake, tmp_path):
+    run = az_backend.submit_run(JobSpec(command="echo", outputs={"model": "models/run-out"}))
+    assert run.outputs["model"] == "azureml://datastores/workspaceblobstore/paths/models/run-out"
+    az_backend.wait_run(run.id)
+    az_backend.download_run(run.id, tmp_path / "o", output="model")
+    assert (tmp_path / "o" / "model" / "model.txt").is_file()

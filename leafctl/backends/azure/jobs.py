@@ -193,6 +193,10 @@ class JobOps:
         inputs = {k: self._input(k, v) for k, v in spec.inputs.items()}
         outputs = {}
         for k, v in spec.outputs.items():
+            if v and "://" not in v:  # a datastore path, as `data upload --path` takes it
+                from leafctl.backends.common import clean_store_path
+
+                v = f"azureml://datastores/{ds}/paths/{clean_store_path(v)}/"
             path = v or f"azureml://datastores/{ds}/paths/azureml/{name}/{k}/"
             outputs[k] = Output(type="uri_folder", path=path, mode="rw_mount")
         code = spec.code
