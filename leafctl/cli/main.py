@@ -211,8 +211,9 @@ def _stdout_to_devnull() -> None:
 
 
 def _usage_line(e: click.UsageError) -> str:
-    msg = " ".join(e.format_message().split())
-    msg = msg[0].lower() + msg[1:] if msg else msg
+    # An empty message is click's "no arguments, so the help was shown" (`leafctl compute`).
+    msg = " ".join(e.format_message().split()) or "missing command"
+    msg = msg[0].lower() + msg[1:]
     path = e.ctx.command_path if e.ctx else "leafctl"
     return f"error: {msg.rstrip('.')} — see `{path} --help`"
 

@@ -250,3 +250,11 @@ def test_concurrent_config_writes_keep_every_change(exe, leaf_env):
     assert codes == [0] * 8
     names = exe("config", "list", "-q", "[].name").json()
     assert {f"p{i}" for i in range(8)} <= set(names), names
+
+
+def test_a_group_without_a_command_says_what_is_missing(cli):
+    # `leafctl compute` printed the help and then an empty `error:  — see ...` line.
+    for args in (["compute"], []):
+        r = cli(*args)
+        assert_error(r, 2, "missing command")
+        assert "error:  —" not in r.stderr
