@@ -77,6 +77,8 @@ def download(
         raise UsageError("give --version or --best, not both", "--best TAG picks the version for you")
     if lowest and not best:
         raise UsageError("--lowest needs --best TAG", "e.g. --best loss --lowest")
+    if output_path is not None and output_path.exists() and not output_path.is_dir():
+        raise UsageError(f"--output-path {str(output_path)!r} is a file", "give a folder to download into")
     b = backend()
     model = pick_best(b.list_models(name) or [b.get_model(name)], best, lowest) if best else b.get_model(name, version)
     dest = output_path if output_path is not None else Path(name)

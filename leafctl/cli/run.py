@@ -209,6 +209,8 @@ def download(
     output: Annotated[str | None, typer.Option("--output", help="Only this named output.")] = None,
 ) -> None:
     """Download a run's outputs."""
+    if dest.exists() and not dest.is_dir():
+        raise UsageError(f"--dest {str(dest)!r} is a file", "give a folder to download into")
     b = backend()
     path = b.download_run(run_id, dest, output=output)
     run = b.get_run(run_id)

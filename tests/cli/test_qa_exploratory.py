@@ -258,3 +258,19 @@ def test_a_group_without_a_command_says_what_is_missing(cli):
         r = cli(*args)
         assert_error(r, 2, "missing command")
         assert "error:  —" not in r.stderr
+
+
+def test_download_into_an_existing_file_is_a_usage_error(cli, tmp_path):
+    # `model download --output-path FILE` and `run download --dest FILE` crashed with an unexpected
+    # FileExistsError (exit 1); `data download --dest FILE` already said "is a file" (exit 2).
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "w.txt").write_text("w")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert cli("model", "register", "m", "--path", str(tmp_path / "m")).code == 0
+    assert_error(cli("model", "download", "m", "--output-path", str(afile)), 2, "is a file")
+    run = cli("run", "submit", "--command", "mkdir -p ${{outputs.o}} && echo x > ${{outputs.o}}/f",
+              "--output", "o", "--wait")
+    assert run.code == 0, run
+    assert_error(cli("run", "download", run.json()["id"], "--dest", str(afile)), 2, "is a file")
+    assert afile.read_text() == "x"
