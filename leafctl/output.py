@@ -50,7 +50,7 @@ def _cell(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, (dict, list)):
-        return json.dumps(v, separators=(",", ":"), sort_keys=True)
+        return json.dumps(v, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     if isinstance(v, float):
         return f"{v:.6g}"
     return str(v)

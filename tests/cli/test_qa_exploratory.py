@@ -274,3 +274,13 @@ def test_download_into_an_existing_file_is_a_usage_error(cli, tmp_path):
     assert run.code == 0, run
     assert_error(cli("run", "download", run.json()["id"], "--dest", str(afile)), 2, "is a file")
     assert afile.read_text() == "x"
+
+
+def test_tsv_and_table_cells_keep_unicode(cli, tmp_path):
+    # Nested values in tsv/table cells were JSON with \\u escapes: {"\\u043a...": ...}.
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "w.txt").write_text("w")
+    assert cli("model", "register", "m", "--path", str(tmp_path / "m"), "--tag", "ключ=значение").code == 0
+    for fmt in ("tsv", "table"):
+        r = cli("model", "list", "-o", fmt)
+        assert r.code == 0 and '{"ключ":"значение"}' in r.stdout and "\\u" not in r.stdout, r
