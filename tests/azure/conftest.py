@@ -4,6 +4,7 @@
              ``LEAFCTL_AZURE_TRANSPORT=fake_arm:factory`` set, so every MLClient leafctl builds talks to it.
 ``azure``    the ``cli`` fixture with a config file whose current profile ``az`` has backend = "azure".
 ``backend``  an AzureBackend built from that profile, for tests below the CLI.
+``azurite``, ``azurite_up``, ``az_backend``  from azurite.py (imported below).
 """
 
 from __future__ import annotations
@@ -65,10 +66,9 @@ def backend(azure_profile):
     return AzureBackend(resolve())
 
 
-try:  # the session Azurite fixtures live in the storage engineer's module
-    from azurite import azurite, azurite_up  # noqa: E402,F401
-except ImportError:  # pragma: no cover  (only while that module has not landed)
-    pass
+# Azurite (tests/azure/azurite.py): the session emulator, a per-test "guaranteed running" handle, and an
+# AzureBackend whose datastores' bytes live in it. Imported here once, for every module in tests/azure.
+from azurite import az_backend, azurite, azurite_up  # noqa: E402,F401
 
 
 @pytest.fixture

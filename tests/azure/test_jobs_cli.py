@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 import fake_jobs
-from azurite import az_backend, azurite, azurite_up  # noqa: F401  (fixtures)
 from azure_helpers import assert_error
 
 pytestmark = pytest.mark.azurite

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 import fake_jobs
-from azurite import az_backend, azurite, azurite_up  # noqa: F401  (fixtures)
 from leafctl.backends.base import JobSpec
 from leafctl.errors import Conflict, NotFound
 

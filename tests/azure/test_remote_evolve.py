@@ -7,7 +7,6 @@ import socket
 import pytest
 
 import fake_jobs
-from azurite import az_backend, azurite, azurite_up  # noqa: F401  (fixtures)
 from leafctl.backends.azure import remote_evolve
 
 pytestmark = pytest.mark.azurite

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from azurite import az_backend, azurite, azurite_up  # noqa: F401  (fixtures)
 from leafctl.errors import LeafctlError, NotFound, OperationFailed, UsageError
 
 pytestmark = pytest.mark.azurite
