@@ -69,6 +69,8 @@ def wait_for(run_id: str, timeout: float | None, logs: bool) -> Run:
 
 def _local_path(value: str) -> str:
     """A flag's path: made absolute when it exists here; asset references and datastore paths as given."""
+    if not value.strip():  # Path("") is the working directory: never read all of it by accident
+        raise UsageError("--input has an empty path", "give a local path, a datastore path, or azureml:NAME:VERSION")
     if value.startswith("azureml:") or "://" in value:
         return value
     p = Path(value).expanduser()

@@ -284,3 +284,13 @@ def test_tsv_and_table_cells_keep_unicode(cli, tmp_path):
     for fmt in ("tsv", "table"):
         r = cli("model", "list", "-o", fmt)
         assert r.code == 0 and '{"ключ":"значение"}' in r.stdout and "\\u" not in r.stdout, r
+
+
+def test_an_empty_input_path_is_refused_not_the_working_directory(cli, tmp_path, monkeypatch):
+    # `--input d=` (an unset shell variable) resolved to the working directory: the run read, or the
+    # scoring run scored, every file in it.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "secret.csv").write_text("a\n1\n")
+    assert_error(cli("run", "submit", "--command", "ls ${{inputs.d}}", "--input", "d="), 2, "--input", "empty")
+    assert_error(cli("endpoint", "invoke", "ep", "--input", ""), 2, "--input", "empty")
+    assert cli("run", "list").json() == []
