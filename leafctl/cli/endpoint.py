@@ -86,7 +86,9 @@ def invoke(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Stream the scoring run's logs until it ends (exit 1 if it fails).")] = False,
 ) -> None:
     """Score a CSV file or folder with the endpoint's model: starts a batch scoring run."""
-    from leafctl.cli.run import _local_path, follow_or_return
+    from leafctl.cli.run import _local_path, follow_or_return, output_dest
 
-    run = backend().invoke_endpoint(name, _local_path(input_), output=output_path.resolve() if output_path else None)
+    source = _local_path(input_)
+    dest = Path(output_dest(str(output_path))).resolve() if output_path else None
+    run = backend().invoke_endpoint(name, source, output=dest)
     follow_or_return(run, wait)

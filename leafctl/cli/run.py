@@ -77,6 +77,14 @@ def _local_path(value: str) -> str:
     return str(p.resolve()) if p.exists() else value
 
 
+def output_dest(value: str) -> str:
+    """A local folder an output is copied into when the run ends: refused now if it is a file."""
+    path = _local_path(value)
+    if "://" not in path and Path(path).exists() and not Path(path).is_dir():
+        raise UsageError(f"output destination {value!r} is a file", "give a folder, or a path that does not exist yet")
+    return path
+
+
 def _flags_spec(code, command, inputs, outputs, compute, experiment, env_vars, name, tags, environment) -> JobSpec:
     """The job the flags describe (fields left out are empty)."""
     from leafctl.backends.base import JobSpec
@@ -86,7 +94,7 @@ def _flags_spec(code, command, inputs, outputs, compute, experiment, env_vars, n
         out_name, sep, dest = item.partition("=")
         if not out_name.strip():
             raise UsageError(f"--output {item!r} has no name", "e.g. --output model or --output model=azureml://datastores/ds/paths/p")
-        outs[out_name.strip()] = _local_path(dest) if sep and dest else None
+        outs[out_name.strip()] = output_dest(dest) if sep and dest else None
     return JobSpec(command=(command or "").strip(), code=_local_path(code) if code else None,
                    inputs={k: _local_path(v) for k, v in parse_kv(inputs, "--input").items()}, outputs=outs,
                    environment=environment, compute=compute, experiment=experiment, display_name=name,

@@ -294,3 +294,12 @@ def test_an_empty_input_path_is_refused_not_the_working_directory(cli, tmp_path,
     assert_error(cli("run", "submit", "--command", "ls ${{inputs.d}}", "--input", "d="), 2, "--input", "empty")
     assert_error(cli("endpoint", "invoke", "ep", "--input", ""), 2, "--input", "empty")
     assert cli("run", "list").json() == []
+
+
+def test_an_output_destination_that_is_a_file_is_refused_up_front(cli, tmp_path):
+    # The run did all its work, then failed copying its output onto the file ("failed (exit code 0)").
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert_error(cli("run", "submit", "--command", "true", "--output", f"o={afile}"), 2, "is a file")
+    assert_error(cli("endpoint", "invoke", "ep", "--input", str(afile), "--output-path", str(afile)), 2, "is a file")
+    assert cli("run", "list").json() == [] and afile.read_text() == "x"
