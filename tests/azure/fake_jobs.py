@@ -12,7 +12,9 @@
   (a poll moves the job along, as a job GET does).
 
 Tests steer it through the returned ``FakeJobs``: ``script[name] = [...]``, ``default_script``,
-``output_files[name] = {"result": {"pareto.csv": b"..."}}``, ``log_lines[name] = [...]``.
+``output_files[name] = {"result": {"pareto.csv": b"..."}}``, ``log_lines[name] = [...]``, and for jobs whose
+name is not known in advance (``run submit --wait`` names its job itself) ``default_output_files`` and
+``default_log_lines``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class FakeJobs:
         self.step: dict[str, int] = {}
         self.output_files: dict[str, dict[str, dict[str, bytes]]] = {}
         self.log_lines: dict[str, list[str]] = {}
+        self.default_output_files: dict[str, dict[str, bytes]] = {}  # output name -> files, for any job
+        self.default_log_lines: list[str] = []
         self.logs: dict[str, str] = {}  # job -> log text written so far
         self.details_logs = True  # False: run history lists no log files (readers use the artifact store)
 
@@ -76,7 +80,8 @@ class FakeJobs:
             m = re.search(r"datastores/(?P<ds>[^/]+)/paths/(?P<path>.*)$", uri)
             if out == "default" or not m:
                 continue
-            files = self.output_files.get(job, {}).get(out, {f"{out}.txt": f"output {out} of {job}\n".encode()})
+            files = (self.output_files.get(job) or self.default_output_files).get(
+                out, {f"{out}.txt": f"output {out} of {job}\n".encode()})
             cc = self._container(stores.get(m.group("ds"), m.group("ds")))
             for fname, data in files.items():
                 cc.upload_blob(f"{m.group('path').rstrip('/')}/{fname}", data, overwrite=True)
@@ -102,7 +107,7 @@ class FakeJobs:
             return
         props["status"] = new
         if new == "Running":
-            self._write_log(job, f"starting {job}\n" + "".join(f"{ln}\n" for ln in self.log_lines.get(job, [])))
+            self._write_log(job, f"starting {job}\n" + "".join(f"{ln}\n" for ln in self.log_lines.get(job, self.default_log_lines)))
         elif new == "Completed":
             self._write_outputs(job, res)
             self._write_log(job, f"{job} completed\n")

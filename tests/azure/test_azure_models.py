@@ -60,17 +60,34 @@ def test_mlflow_without_mlmodel_is_refused(azure, fake, tmp_path):
     assert calls(fake, "PUT", "/models/") == 0
 
 
-def test_register_from_datastore_uri_and_run_output(azure, fake):
+@pytest.mark.azurite
+def test_register_from_datastore_uri_and_run_output(azure_blob, fake, azurite, monkeypatch):
+    import fake_jobs
+
+    azure = azure_blob
     uri = "azureml://datastores/workspaceblobstore/paths/0/artifacts/model"
     r = azure("model", "register", "iris", "--path", uri, "--type", "mlflow", "-o", "json")
     assert r.code == 0, r
     assert r.json()["path"] == uri and r.json()["type"] == "mlflow"
-    r = azure("model", "register", "iris", "--run", "leaf-run-1", "--output", "model", "--type", "mlflow",
+
+    monkeypatch.setenv("LEAFCTL_AZURE_POLL_SECONDS", "0")
+    fj = fake_jobs.install(fake, azurite)
+    fj.default_output_files = {"model": {"MLmodel": b"flavors: {}\n"}, "plain": {"w.bin": b"1"}}
+    rid = azure("run", "submit", "--command", "train", "--output", "model", "--output", "plain", "--compute", "gpu",
+                "-o", "json").json()["id"]
+    assert_error(azure("model", "register", "iris", "--run", rid, "--output", "model", "--type", "mlflow"), 3, "no files")
+    assert azure("run", "wait", rid).code == 0
+    r = azure("model", "register", "iris", "--run", rid, "--output", "model", "--type", "mlflow",
               "--tag", "accuracy=0.9", "-o", "json")
     assert r.code == 0, r
-    assert r.json() == {**r.json(), "version": "2", "run_id": "leaf-run-1", "path": "azureml://jobs/leaf-run-1/outputs/model"}
+    assert r.json() == {**r.json(), "version": "2", "run_id": rid, "path": f"azureml://jobs/{rid}/outputs/model"}
     stored = fake.get(fake.ws_id("leaf-ws") + "/models/iris/versions/2")["properties"]
-    assert stored["modelUri"] == "azureml://jobs/leaf-run-1/outputs/model"
+    assert stored["modelUri"] == f"azureml://jobs/{rid}/outputs/model"
+    # as on the local backend: an MLflow model needs MLmodel; the run and the output must exist
+    assert_error(azure("model", "register", "iris", "--run", rid, "--output", "plain", "--type", "mlflow"), 2, "MLmodel")
+    assert_error(azure("model", "register", "iris", "--run", rid, "--output", "nope"), 3, "no output 'nope'")
+    assert_error(azure("model", "register", "iris", "--run", "leaf-no-such-run", "--output", "model"), 3, "leaf-no-such-run")
+    assert [m["version"] for m in azure("model", "list", "iris", "-o", "json").json()] == ["1", "2"]
 
 
 def test_show_delete_and_missing(azure, fake):
@@ -84,3 +101,19 @@ def test_show_delete_and_missing(azure, fake):
     assert azure("model", "delete", "gone", "--yes").code == 0
     assert fake.get(fake.ws_id("leaf-ws") + "/models/gone") is None
     assert azure("model", "list", "-o", "json").json() == []
+
+
+@pytest.mark.parametrize("uri, want", [
+    ("azureml://jobs/r1/outputs/model", ("r1", "model", None)),
+    ("azureml://jobs/r1/outputs/result/paths/model/", ("r1", "result", "model/")),
+    ("azureml://jobs/r1/outputs/result/model", ("r1", "result", "model")),  # written by earlier leafctl versions
+    ("azureml://jobs/r1/outputs/artifacts/paths/outputs/mlflow", ("r1", "artifacts", "outputs/mlflow")),
+])
+def test_job_output_model_paths(uri, want):
+    from leafctl.backends.azure.models import JOB_OUTPUT_PATH, job_output_uri
+
+    hit = JOB_OUTPUT_PATH.match(uri)
+    assert (hit.group("run"), hit.group("output"), hit.group("sub")) == want
+    assert job_output_uri("r1", "result/model") == "azureml://jobs/r1/outputs/result/paths/model/"
+    assert job_output_uri("r1", "model") == "azureml://jobs/r1/outputs/model"
+    assert job_output_uri("r1", None) == "azureml://jobs/r1/outputs/artifacts"

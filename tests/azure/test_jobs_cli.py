@@ -115,3 +115,17 @@ def test_upload_with_storage_down_is_one_line_exit_1(az, azurite_up, tmp_path):
     assert azurite_up.key not in r.stderr
     ok = az("data", "upload", str(src), "--path", "cli/down", "-o", "json")
     assert ok.code == 0 and ok.json()["files"] == 5, ok
+
+
+@pytest.mark.parametrize("value", ["lots", "-1", "2.5"])
+def test_bad_storage_retries_is_usage_error(az, monkeypatch, tmp_path, value):
+    monkeypatch.setenv("LEAFCTL_STORAGE_RETRIES", value)
+    (tmp_path / "a.txt").write_text("a")
+    assert_error(az("data", "upload", str(tmp_path / "a.txt"), "--path", "cli/retries"), 2, "LEAFCTL_STORAGE_RETRIES")
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "inf", "nan"])
+def test_bad_poll_seconds_is_usage_error(az, monkeypatch, value):
+    rid = az("run", "submit", "--command", "true", "--compute", "gpu-cluster", "-o", "json").json()["id"]
+    monkeypatch.setenv("LEAFCTL_AZURE_POLL_SECONDS", value)
+    assert_error(az("run", "wait", rid), 2, "LEAFCTL_AZURE_POLL_SECONDS")

@@ -97,10 +97,17 @@ class JobOps:
     @property
     def poll_interval(self) -> float:
         if self._poll is None:
+            import math
+
+            raw = os.environ.get(POLL_ENV, "").strip()
             try:
-                self._poll = max(0.0, float(os.environ.get(POLL_ENV, POLL_SECONDS)))
+                value = float(raw) if raw else POLL_SECONDS
             except ValueError:
-                raise UsageError(f"{POLL_ENV} must be a number of seconds", f"unset it or e.g. {POLL_ENV}=5") from None
+                value = -1.0
+            if not math.isfinite(value) or value < 0:  # inf would overflow time.sleep; nan and < 0 mean nothing
+                raise UsageError(f"{POLL_ENV} must be a number of seconds (0 or more), got {raw!r}",
+                                 f"unset it or e.g. {POLL_ENV}=5")
+            self._poll = value
         return self._poll
 
     @poll_interval.setter
@@ -335,17 +342,21 @@ class JobOps:
             run.status = "Canceled"
         return run
 
-    def download_run(self, run_id: str, dest: Path, output: str | None = None) -> Path:
+    def _output_locations(self, run_id: str, only: str | None = None) -> dict[str, tuple[str, str]]:
+        """Output name -> (datastore, path) of a run's named outputs (``only``: just that one; ``artifacts``
+        is Azure ML's name for the job's default output, as ``azureml://jobs/<run>/outputs/artifacts`` says)."""
         from leafctl.backends.azure.storage import parse_any_uri
 
         job = self.client.jobs.get(run_id)
         ds = self._default_datastore_name()
-        declared = {k: v for k, v in (job.outputs or {}).items() if k != "default"}
-        if output is not None and output not in declared:
-            raise NotFound(f"run {run_id} has no output {output!r}", f"its outputs: {', '.join(sorted(declared)) or 'none'}")
-        dest = Path(dest)
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in ([output] if output else sorted(declared)):
+        outputs = dict(job.outputs or {})
+        declared = {k: v for k, v in outputs.items() if k != "default"}
+        if only == "artifacts" and "artifacts" not in declared and "default" in outputs:
+            declared = {"artifacts": outputs["default"]}
+        if only is not None and only not in declared:
+            raise NotFound(f"run {run_id} has no output {only!r}", f"its outputs: {', '.join(sorted(declared)) or 'none'}")
+        found = {}
+        for name in ([only] if only else sorted(declared)):
             uri = _io_path(declared[name]) or f"azureml://datastores/{ds}/paths/azureml/{run_id}/{name}/"
             # Paths written as templates (az ml's defaults) name the job and the output.
             uri = uri.replace("${{name}}", run_id).replace("${{output_name}}", name)
@@ -353,6 +364,14 @@ class JobOps:
             if where is None:
                 raise UsageError(f"output {name!r} of run {run_id} lives at {uri}, which leafctl cannot download",
                                  "download it with the Azure ML studio")
+            found[name] = where
+        return found
+
+    def download_run(self, run_id: str, dest: Path, output: str | None = None) -> Path:
+        locations = self._output_locations(run_id, output)
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        for name, where in locations.items():
             try:
                 self.download(where[1], dest / name, datastore=where[0])
             except NotFound:

@@ -13,6 +13,15 @@ from leafctl.errors import NotFound, UsageError
 MODEL_TYPES = {"custom": "custom_model", "mlflow": "mlflow_model", "custom_model": "custom_model",
                "mlflow_model": "mlflow_model", "triton": "triton_model", "triton_model": "triton_model"}
 JOB_OUTPUT = re.compile(r"^azureml://jobs/(?P<run>[^/]+)/outputs/", re.I)
+# azureml://jobs/<run>/outputs/<output>[/paths/<path inside it>] (azure-ai-ml's JOB_URI_FORMAT); earlier
+# leafctl versions wrote a folder inside an output without the ``paths/`` segment: read that too.
+JOB_OUTPUT_PATH = re.compile(r"^azureml://jobs/(?P<run>[^/]+)/outputs/(?P<output>[^/]+)(?:/paths)?(?:/(?P<sub>.*))?$", re.I)
+
+
+def job_output_uri(run_id: str, output: str | None) -> str:
+    """``--run R --output result/model`` -> ``azureml://jobs/R/outputs/result/paths/model/``."""
+    name, _, sub = (output or "artifacts").strip("/").partition("/")
+    return f"azureml://jobs/{run_id}/outputs/{name}" + (f"/paths/{sub.strip('/')}/" if sub.strip("/") else "")
 
 
 def model_record(m: Any) -> Model:
@@ -36,8 +45,14 @@ class ModelOps:
         if (path is None) == (run_id is None):
             raise UsageError("give exactly one of a path and --run", "e.g. --path ./model or --run <run-id> --output model")
         if run_id is not None:
-            # The run's named output, as `az ml model create --path azureml://jobs/<run>/outputs/<name>` takes it.
-            remote = f"azureml://jobs/{run_id}/outputs/{output or 'artifacts'}"
+            # The run's named output, as `az ml model create --path azureml://jobs/<run>/outputs/<name>` takes it;
+            # a folder inside it (an evolve run's result/model) as .../outputs/<name>/paths/<folder>/.
+            remote = job_output_uri(run_id, output)
+            # The run and its output exist (NotFound, exit 3, as the local backend says); an MLflow model's
+            # folder holds MLmodel.
+            files = self._job_output_files(remote)
+            if az_type == "mlflow_model":
+                self._check_mlflow_output(remote, *files)
         else:
             src = fix_uri(path)
             local = Path(src)
@@ -49,6 +64,30 @@ class ModelOps:
         if run_id:
             entity.job_name = run_id
         return model_record(self.client.models.create_or_update(entity))
+
+    def _job_output_files(self, uri: str) -> tuple[str, str, str, str]:
+        """(run, output, datastore, path) of ``azureml://jobs/<run>/outputs/<output>[/paths/<sub>]``."""
+        hit = JOB_OUTPUT_PATH.match(uri)
+        assert hit is not None
+        run, output = hit.group("run"), hit.group("output")
+        ds, path = self._output_locations(run, output)[output]
+        sub = (hit.group("sub") or "").strip("/")
+        return run, output, ds, (f"{path.rstrip('/')}/{sub}" if sub else path.rstrip("/"))
+
+    def _check_mlflow_output(self, uri: str, run: str, output: str, ds: str, path: str) -> None:
+        """An MLflow model from a run's output needs MLmodel at the top of that folder, as a local path does."""
+        from leafctl.errors import LeafctlError
+
+        try:
+            names = {e.path for e in self.ls(path, datastore=ds)}
+        except NotFound:
+            raise NotFound(f"run {run}'s output {uri.split('/outputs/', 1)[1].replace('/paths/', '/').rstrip('/')!r} "
+                           "has no files (yet)", f"wait for the run to complete: leafctl run wait {run}") from None
+        except LeafctlError:
+            return  # storage cannot be read from here; Azure ML checks the model when it is used
+        if f"{path}/MLmodel" not in names:
+            raise UsageError(f"run {run}'s output {output!r} is not an MLflow model folder (no MLmodel file at its top)",
+                             "register it with --type custom, or give --output the folder that holds MLmodel")
 
     def get_model(self, name: str, version: str | None = None) -> Model:
         if version and version != "latest":
@@ -72,10 +111,15 @@ class ModelOps:
             # leafctl's own transfer (azure-storage-blob), the same code path as `data download`.
             self.download(where[1], dest, datastore=where[0])
             return dest
-        if JOB_OUTPUT.match(model.path or ""):
-            hit = JOB_OUTPUT.match(model.path or "")
-            output = (model.path or "")[hit.end():].split("/", 1)[0]
-            self.download_run(hit.group("run"), dest, output=output or None)
+        if JOB_OUTPUT_PATH.match(model.path or ""):
+            # The model's files themselves into dest (as the local backend and `az ml model download` give
+            # them), not the run's output folder around them.
+            run, output, ds, path = self._job_output_files(model.path or "")
+            try:
+                self.download(path, dest, datastore=ds)
+            except NotFound:
+                raise NotFound(f"the files of model {name}:{model.version} are missing from run {run}'s output {output!r}",
+                               f"see `leafctl run show {run}`") from None
             return dest
         raise UsageError(f"model {name}:{model.version} lives at {model.path}, which leafctl cannot download",
                          "download it with the Azure ML studio or `az ml model download`")

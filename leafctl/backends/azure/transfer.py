@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable
 
 from leafctl.backends.base import FileEntry, NullProgress, Progress
 from leafctl.backends.common import safe_join, walk_files
-from leafctl.errors import AuthError, LeafctlError, NotFound, OperationFailed
+from leafctl.errors import AuthError, LeafctlError, NotFound, OperationFailed, UsageError
 
 # Azurite 3.37 accepts up to 2026-06-06; azure-storage-blob 12.31 defaults to a newer one it rejects.
 API_VERSION = "2025-11-05"
@@ -38,7 +38,23 @@ FILE_WORKERS = 16  # files in flight at once
 BLOCK_WORKERS = 8  # blocks in flight for one big file
 BIG_IN_FLIGHT = 4  # files over SMALL in flight at once (bounds memory: 4 x SINGLE_PUT)
 READ = 1 << 20
-RETRIES_ENV = "LEAFCTL_STORAGE_RETRIES"
+RETRIES_ENV = "LEAFCTL_STORAGE_RETRIES"  # retries of a failed storage request (default 3; 0: none)
+DEFAULT_RETRIES = 3
+
+
+def storage_retries() -> int:
+    """``LEAFCTL_STORAGE_RETRIES`` as a count; a value that is not a whole number >= 0 is a usage error (exit 2)."""
+    raw = os.environ.get(RETRIES_ENV, "").strip()
+    if not raw:
+        return DEFAULT_RETRIES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise UsageError(f"{RETRIES_ENV} must be a whole number of retries (0 or more), got {raw!r}",
+                         f"unset it or e.g. {RETRIES_ENV}={DEFAULT_RETRIES}")
+    return value
 
 
 # --- clients ---------------------------------------------------------------------------------
@@ -67,7 +83,7 @@ def container_client(account_url: str, container: str, credential: Any, pool: in
     from azure.core.pipeline.transport import RequestsTransport
     from azure.storage.blob import ContainerClient, ExponentialRetry
 
-    retries = int(os.environ.get(RETRIES_ENV, "3"))
+    retries = storage_retries()
     return ContainerClient(
         account_url, container, credential=credential, api_version=API_VERSION,
         transport=RequestsTransport(session=_session(pool), session_owner=True),
