@@ -66,6 +66,8 @@ def _global_params(taken: set[str]) -> list[click.Parameter]:
 
 
 def inject_globals(cmd: click.Command) -> click.Command:
+    if isinstance(cmd, LazyGroup):
+        return cmd  # its commands get the options as they are loaded
     if isinstance(cmd, click.Group):
         for sub in cmd.commands.values():
             inject_globals(sub)
@@ -99,10 +101,58 @@ def _load_group(name: str) -> click.Command | None:
 
                 raise UsageError(f"plugin {name!r} is installed but not enabled", "add it to LEAFCTL_LOAD_PLUGINS (comma list)")
             return None
-    # get_group, not get_command: a Typer with one command must still be a group (`plugins list`).
-    cmd = typer.main.get_group(sub) if isinstance(sub, typer.Typer) else sub
+    # A group, even for a Typer with one command (`plugins list`).
+    cmd = lazy_group(sub) if isinstance(sub, typer.Typer) else inject_globals(sub)
     cmd.name = name
-    return inject_globals(cmd)
+    return cmd
+
+
+class LazyGroup(TyperGroup):
+    """A Typer group whose commands are converted to click only when asked for.
+
+    typer.main.get_group converts every command of a group (signature inspection, parameter
+    objects) on every invocation; a Tab press or a command needs one of them.
+    """
+
+    _lazy: dict[str, Any]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self._lazy)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in self._lazy:
+            self.commands[name] = inject_globals(self._lazy[name]())
+        return self.commands.get(name)
+
+
+def lazy_group(app: typer.Typer) -> click.Group:
+    from functools import partial
+
+    from typer.main import get_command_from_info, get_command_name, get_group_from_info
+    from typer.models import TyperInfo
+
+    kw = dict(pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode)
+    commands, groups = app.registered_commands, app.registered_groups
+    app.registered_commands, app.registered_groups = [], []
+    saved_cls, app.info.cls = app.info.cls, LazyGroup
+    try:  # the group itself (callback, help, settings) exactly as typer builds it, minus its commands
+        group = get_group_from_info(TyperInfo(app), suggest_commands=app.suggest_commands, **kw)
+    finally:
+        app.registered_commands, app.registered_groups, app.info.cls = commands, groups, saved_cls
+    lazy: dict[str, Any] = {}
+    for info in commands:
+        lazy[info.name or get_command_name(info.callback.__name__)] = partial(get_command_from_info, info, **kw)
+    for info in groups:  # sub-groups such as `data store`
+        sub = info.typer_instance
+        lazy[info.name or sub.info.name] = partial(_lazy_subgroup, sub, info.name or sub.info.name)
+    group._lazy = lazy  # type: ignore[attr-defined]
+    return group
+
+
+def _lazy_subgroup(app: typer.Typer, name: str) -> click.Group:
+    group = lazy_group(app)
+    group.name = name
+    return group
 
 
 class RootGroup(TyperGroup):

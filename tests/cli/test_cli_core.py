@@ -149,3 +149,13 @@ def test_ctrl_c_on_a_real_process_exits_130(leaf_env, tmp_path):
     out, err = p.communicate(timeout=30)
     assert p.returncode == 130, err
     assert "Traceback" not in err and err.startswith("error:")
+
+
+def test_group_help_lists_commands_in_order_and_sub_groups(cli):
+    r = cli("data", "--help")
+    assert r.code == 0
+    body = r.stdout
+    positions = [body.index(name) for name in ("upload", "download", "ls", "store")]
+    assert positions == sorted(positions)
+    assert cli("data", "store", "list", "-o", "json").json()[0]["name"] == "workspaceblobstore"
+    assert_error(cli("data", "nosuch"), 2, "no such command")
