@@ -155,7 +155,7 @@ def test_group_help_lists_commands_in_order_and_sub_groups(cli):
     r = cli("data", "--help")
     assert r.code == 0
     body = r.stdout
-    positions = [body.index(name) for name in ("upload", "download", "ls", "store")]
+    positions = [body.index(f"│ {name} ") for name in ("upload", "download", "ls", "store")]
     assert positions == sorted(positions)
     assert cli("data", "store", "list", "-o", "json").json()[0]["name"] == "workspaceblobstore"
     assert_error(cli("data", "nosuch"), 2, "no such command")
