@@ -112,6 +112,9 @@ def redact(key: str, value: Any) -> Any:
     return value
 
 
+_WORKSPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")  # as backends.common.check_name
+
+
 def check_value(key: str, value: Any, where: str = "") -> Any:
     """Validate one key/value; returns the value converted to its type. Raises UsageError."""
     at = f" in {where}" if where else ""
@@ -142,6 +145,8 @@ def check_value(key: str, value: Any, where: str = "") -> Any:
         raise UsageError(f"backend must be one of {', '.join(BACKENDS)}{at}, got {value!r}", "e.g. backend = \"local\"")
     if key == "auth" and value not in AUTH_MODES:
         raise UsageError(f"auth must be one of {', '.join(AUTH_MODES)}{at}, got {value!r}", "e.g. auth = \"default\"")
+    if key == "workspace" and not _WORKSPACE.match(value):  # it becomes a folder name locally
+        raise UsageError(f"invalid workspace name {value!r}{at}", "use letters, digits, '-' and '_', starting with a letter or digit")
     return value
 
 

@@ -303,3 +303,10 @@ def test_an_output_destination_that_is_a_file_is_refused_up_front(cli, tmp_path)
     assert_error(cli("run", "submit", "--command", "true", "--output", f"o={afile}"), 2, "is a file")
     assert_error(cli("endpoint", "invoke", "ep", "--input", str(afile), "--output-path", str(afile)), 2, "is a file")
     assert cli("run", "list").json() == [] and afile.read_text() == "x"
+
+
+def test_config_set_refuses_a_workspace_name_that_is_a_path(cli):
+    # `config set workspace ../../etc` was accepted; every later command then failed with exit 2.
+    assert_error(cli("config", "set", "workspace", "../../etc"), 2, "workspace")
+    assert_error(cli("config", "set", "workspace", "a b"), 2, "workspace")
+    assert cli("config", "set", "workspace", "team-ws_2").code == 0
