@@ -232,6 +232,13 @@ class RootGroup(TyperGroup):
         except (BrokenPipeError, _StdoutClosed):
             _stdout_to_devnull()
             code = 0
+        except SystemExit as e:
+            # rich's help rendering into a closed pipe (`leafctl --help | head`) exits 1 itself.
+            if isinstance(e.__context__, BrokenPipeError):
+                _stdout_to_devnull()
+                code = 0
+            else:
+                raise
         except Exception as e:
             if debug:
                 import traceback

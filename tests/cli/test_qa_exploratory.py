@@ -42,7 +42,7 @@ def _closed_stdout(args, env=None):
 def test_broken_pipe_exits_0_silently(leaf_env):
     # click turned EPIPE into a bare exit 1, so `set -o pipefail; leafctl run list | head -1` failed.
     for args in (["compute", "list-sizes", "-o", "json"], ["compute", "list-sizes", "-o", "table"],
-                 ["compute", "list-sizes", "-o", "tsv"]):
+                 ["compute", "list-sizes", "-o", "tsv"], ["--help"], ["run", "evolve", "--help"]):
         code, err = _closed_stdout(args)
         assert (code, err) == (0, ""), (args, code, err)
 
