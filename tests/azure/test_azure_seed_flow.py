@@ -22,7 +22,7 @@ import pytest
 import fake_jobs
 from azure_helpers import assert_error
 
-pytestmark = [pytest.mark.azurite, pytest.mark.slow]
+pytestmark = pytest.mark.azurite
 
 MLMODEL = """artifact_path: model
 flavors:
@@ -205,6 +205,14 @@ def test_remote_evolve_download_register_prescribe(az, fake, fj, az_backend, tmp
         assert (res / name).read_bytes() == files[name], name
     with open(res / "history.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) >= 3  # one row per generation
+
+    # the same submission, waited for: the job's logs stream to stderr, the finished run on stdout
+    fj.default_output_files = {"result": files}
+    waited_sub = az("run", "evolve", "--remote", "--compute", "gpu-cluster", "--sample", "campaign", "--generations", "3",
+                    "-o", "json")
+    second = ok(waited_sub)
+    assert second["status"] == "Completed" and second["kind"] == "evolve" and second["id"] != rid
+    assert f"submitted evolve run {second['id']}" in waited_sub.stderr and f"{second['id']} completed" in waited_sub.stderr
 
     # register the evolve run: its MLflow model under result/model, tagged as an ESP model
     m = ok(az("model", "register", "campaign-esp", "--run", rid, "-o", "json"))
