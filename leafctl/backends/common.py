@@ -299,3 +299,28 @@ def write_metadata(dest: Path, model: Model) -> Path:
     path = Path(dest) / "metadata.json"
     atomic_write(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return path
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+def wait_for_run(backend: Any, run_id: str, timeout: float | None, on_log: Any, poll: float,
+                 read_logs: Any) -> Any:
+    """``wait_run`` for both backends: follow the logs to ``on_log`` (if given), then poll the run
+    until it ends or ``timeout`` seconds pass (OperationFailed, exit 1, naming how to go on)."""
+    import time
+
+    from leafctl.errors import OperationFailed
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    if on_log is not None:
+        for line in read_logs(run_id, True, deadline):
+            on_log(line)
+    while True:
+        run = backend.get_run(run_id)
+        if run.done:
+            return run
+        if deadline is not None and time.monotonic() >= deadline:
+            raise OperationFailed(f"run {run_id} is still {run.status} after {timeout:g} s",
+                                  f"wait again with `leafctl run wait {run_id}`, or cancel it")
+        time.sleep(poll)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from leafctl.backends.base import RUN_TERMINAL, JobSpec, Run
-from leafctl.errors import Conflict, NotFound, OperationFailed, UsageError
+from leafctl.errors import Conflict, NotFound, UsageError
 
 STATUS = {
     "notstarted": "Queued", "queued": "Queued", "preparing": "Queued", "starting": "Queued",
@@ -317,18 +317,9 @@ class JobOps:
         return self._read_logs(run_id, follow, None)
 
     def wait_run(self, run_id: str, timeout: float | None = None, on_log: Callable[[str], None] | None = None) -> Run:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if on_log is not None:
-            for line in self._read_logs(run_id, True, deadline):
-                on_log(line)
-        while True:
-            run = self.get_run(run_id)
-            if run.done:
-                return run
-            if deadline is not None and time.monotonic() >= deadline:
-                raise OperationFailed(f"run {run_id} is still {run.status} after {timeout:g} s",
-                                      f"wait again with `leafctl run wait {run_id}`, or cancel it")
-            time.sleep(self.poll_interval)
+        from leafctl.backends.common import wait_for_run
+
+        return wait_for_run(self, run_id, timeout, on_log, self.poll_interval, self._read_logs)
 
     # --- cancel / download ----------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from leafctl import specs
 from leafctl.backends.base import RUN_TERMINAL, JobSpec, Run
 from leafctl.backends.common import clean_store_path, parse_uri, safe_join
 from leafctl.backends.local import runstate
-from leafctl.errors import Conflict, NotFound, OperationFailed, UsageError
+from leafctl.errors import Conflict, NotFound, UsageError
 
 SNAPSHOT_IGNORE = (".git", "__pycache__", ".venv", "node_modules", ".mypy_cache", ".pytest_cache")
 POLL = 0.1  # seconds between status polls: local SQLite reads are cheap, and tests wait on them
@@ -234,18 +234,9 @@ class RunOps:
                 time.sleep(POLL)
 
     def wait_run(self, run_id: str, timeout: float | None = None, on_log: Callable[[str], None] | None = None) -> Run:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if on_log is not None:
-            for line in self._read_logs(run_id, True, deadline):
-                on_log(line)
-        while True:
-            run = self.get_run(run_id)
-            if run.done:
-                return run
-            if deadline is not None and time.monotonic() >= deadline:
-                raise OperationFailed(f"run {run_id} is still {run.status} after {timeout:g} s",
-                                      f"wait again with `leafctl run wait {run_id}`, or cancel it")
-            time.sleep(POLL)
+        from leafctl.backends.common import wait_for_run
+
+        return wait_for_run(self, run_id, timeout, on_log, POLL, self._read_logs)
 
     # -- cancel / download -----------------------------------------------------------------------
 
