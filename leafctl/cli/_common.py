@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 # Shared options.
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not prompt; required when not on a terminal or in CI.")]
-NoWaitOption = Annotated[bool, typer.Option("--no-wait", help="Return the id at once instead of waiting.")]
+NoWaitOption = Annotated[bool, typer.Option("--no-wait", help="Print the submitted run at once instead of following it.")]
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Validate and print the resolved spec; change nothing.")]
 FileOption = Annotated[str | None, typer.Option("--file", "-f", help="A YAML spec in the az ml v2 schema.")]
 SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a spec field: key=value (repeatable).")]

@@ -74,7 +74,7 @@ def create(
     size: Annotated[str | None, typer.Option("--size", help="VM size (default: profile compute_size, else Standard_DS3_v2).")] = None,
     min_nodes: Annotated[int | None, typer.Option("--min-nodes", help="Minimum nodes (clusters).")] = None,
     max_nodes: Annotated[int | None, typer.Option("--max-nodes", help="Maximum nodes = concurrent runs locally.")] = None,
-    idle_seconds: Annotated[int | None, typer.Option("--idle-seconds", help="Idle time before scale-down.")] = None,
+    idle_seconds: Annotated[int | None, typer.Option("--idle-seconds", help="Idle seconds before scale-down (an instance: shutdown) (default: 120).")] = None,
     tier: Annotated[str | None, typer.Option("--tier", help="dedicated | low_priority.")] = None,
     update: Annotated[bool, typer.Option("--update", help="Change an existing compute whose spec differs.")] = False,
     file: FileOption = None,

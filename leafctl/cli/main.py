@@ -51,7 +51,7 @@ def _global_params(taken: set[str]) -> list[click.Parameter]:
     """The global options for one leaf command, minus names the command already uses itself."""
     specs = [
         ("profile", ["-p", "--profile"], dict(help="Profile to use.", shell_complete=_complete_profile)),
-        ("output", ["-o", "--output"], dict(type=click.Choice(FORMATS), help="Output format.")),
+        ("output", ["-o", "--output"], dict(type=click.Choice(FORMATS), help="Output format (default: table on a terminal, else json).")),
         ("query", ["-q", "--query"], dict(help="JMESPath query applied to the output.")),
         ("verbose", ["-v", "--verbose"], dict(count=True, help="More detail on stderr.")),
         ("debug", ["--debug"], dict(is_flag=True, help="Show tracebacks.")),
@@ -298,7 +298,7 @@ app = typer.Typer(
 @app.callback()
 def root(
     profile: str = typer.Option(None, "--profile", "-p", help="Profile to use.", autocompletion=lambda: []),
-    output: str = typer.Option(None, "--output", "-o", help="Output format: table|json|yaml|tsv|none."),
+    output: str = typer.Option(None, "--output", "-o", help="Output format: table|json|yaml|tsv|none (default: table on a terminal, else json)."),
     query: str = typer.Option(None, "--query", "-q", help="JMESPath query applied to the output."),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More detail on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),

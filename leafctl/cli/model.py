@@ -22,7 +22,7 @@ def register(
     name: ModelArg,
     path: Annotated[Path | None, typer.Option("--path", help="A local file or folder to register.")] = None,
     run: Annotated[str | None, typer.Option("--run", help="Register from a completed run's outputs.", autocompletion=complete_run_ids)] = None,
-    output: Annotated[str | None, typer.Option("--output", help="With --run: the output folder to register (default: all outputs).")] = None,
+    output: Annotated[str | None, typer.Option("--output", help="With --run: the output folder to register (default: all outputs; an evolve run's model).")] = None,
     type_: Annotated[str | None, typer.Option("--type", "-t", help="custom | mlflow (default: mlflow for an evolve run, else custom).")] = None,
     tag: TagOption = None,
     description: Annotated[str | None, typer.Option("--description", help="A description.")] = None,

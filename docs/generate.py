@@ -1,0 +1,282 @@
+"""Generate docs/commands.md, the command reference, from the real click tree.
+
+    .venv/bin/python docs/generate.py           # rewrite docs/commands.md
+    .venv/bin/python docs/generate.py --check   # exit 1 if docs/commands.md is stale
+
+The reference is built from click objects (usage pieces, parameters, help strings), never from the
+rich-rendered `--help`, so it is plain Markdown and the same at any terminal width. It covers the
+built-in groups in `leafctl.cli.main.GROUPS` only: plugin groups depend on what is installed.
+Building the tree imports the `leafctl.cli` modules and nothing heavy (no azure, numpy or cupy).
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = ROOT / "docs" / "commands.md"
+COMMAND = ".venv/bin/python docs/generate.py"
+
+from leafctl.cli.main import GROUPS, cli
+
+GLOBAL_PREFIX = "_global_"  # how main.inject_globals names the global options it adds to each leaf command
+
+
+# -- text helpers --------------------------------------------------------------------------------------
+
+def _escape(text: str) -> str:
+    """Markdown-safe text for a table cell: code spans kept, `|`, `<`, `>`, `*` escaped outside them."""
+    parts = text.split("`")
+    for i in range(0, len(parts), 2):  # even parts are outside code spans
+        for ch in ("|", "<", ">", "*"):
+            parts[i] = parts[i].replace(ch, "\\" + ch)
+    return "`".join(parts).replace("\n", " ")
+
+
+def _help_text(cmd: click.Command) -> str:
+    text = cmd.help or ""
+    text = text.split("\f", 1)[0]  # click's "cut here" marker
+    return inspect.cleandoc(text).replace("\b\n", "")
+
+
+def _short_help(cmd: click.Command) -> str:
+    # A huge limit: the first sentence, never cut to the terminal's width.
+    return cmd.get_short_help_str(limit=10_000)
+
+
+def _code(text: str) -> str:
+    return f"`{text}`"
+
+
+# -- parameters ----------------------------------------------------------------------------------------
+
+def _names(param: click.Parameter) -> str:
+    if isinstance(param, click.Argument):
+        return _code(param.human_readable_name)
+    opts = sorted(param.opts, key=lambda o: (o.startswith("--"), o))  # short forms first, as --help does
+    names = ", ".join(_code(o) for o in opts)
+    if param.secondary_opts:
+        names += " / " + ", ".join(_code(o) for o in param.secondary_opts)
+    return names
+
+
+def _type(param: click.Parameter) -> str:
+    if isinstance(param, click.Option) and param.count:
+        return "count"
+    if isinstance(param, click.Option) and param.is_flag:
+        return "flag"
+    t = param.type
+    if isinstance(t, click.Choice):
+        out = " \\| ".join(_code(str(c)) for c in t.choices)
+    elif isinstance(t, click.types._NumberRangeBase):
+        out = t.name.upper()
+        lo, hi = t.min, t.max
+        if lo is not None or hi is not None:
+            out += " " + " ".join(s for s in (f"≥ {lo}" if lo is not None else "", f"≤ {hi}" if hi is not None else "") if s)
+    else:
+        out = {"text": "TEXT", "path": "PATH", "integer": "INTEGER", "float": "FLOAT"}.get(t.name, t.name.upper())
+    if getattr(param, "multiple", False) or (isinstance(param, click.Argument) and param.nargs == -1):
+        out += ", repeatable"
+    return out
+
+
+def _default(param: click.Parameter) -> str:
+    if param.required:
+        return "required"
+    value = param.default
+    if callable(value) or value is None or value == "" or type(value).__name__ == "Sentinel":
+        return ""
+    if isinstance(param, click.Option) and param.is_flag:
+        if param.secondary_opts:  # --wait/--no-wait: name the side that is on by default
+            return _code(param.opts[0] if value else param.secondary_opts[0])
+        return ""
+    if isinstance(param, click.Option) and param.count:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_code(str(v)) for v in value) if value else ""
+    return _code(str(value))
+
+
+def _help(param: click.Parameter) -> str:
+    return _escape(" ".join((getattr(param, "help", None) or "").split()))
+
+
+def _table(params: list[click.Parameter], head: str) -> list[str]:
+    rows = [f"| {head} | Type | Default | Description |", "|---|---|---|---|"]
+    for p in params:
+        rows.append(f"| {_names(p)} | {_type(p)} | {_default(p)} | {_help(p)} |")
+    return rows
+
+
+def _is_help(param: click.Parameter, ctx: click.Context) -> bool:
+    return isinstance(param, click.Option) and set(param.opts) <= set(ctx.help_option_names)
+
+
+# -- the tree ------------------------------------------------------------------------------------------
+
+def _walk(cmd: click.Command, name: str, parent: click.Context | None):
+    ctx = click.Context(cmd, info_name=name, parent=parent, **({} if parent else cmd.context_settings))
+    yield cmd, ctx
+    if isinstance(cmd, click.Group):
+        names = list(GROUPS) if parent is None else cmd.list_commands(ctx)
+        for sub_name in names:
+            sub = cmd.get_command(ctx, sub_name)
+            if sub is not None and not sub.hidden:
+                yield from _walk(sub, sub_name, ctx)
+
+
+def _anchor(path: str) -> str:
+    return path.lower().replace(" ", "-")
+
+
+def _global_note(cmd: click.Command, ctx: click.Context, root_globals: dict[str, list[str]]) -> str:
+    """Where a command's own options take a global option's names, say how to give the global one."""
+    present = {p.name[len(GLOBAL_PREFIX):]: p.opts for p in cmd.params if p.name and p.name.startswith(GLOBAL_PREFIX)}
+    notes = []
+    for name, opts in root_globals.items():
+        left = present.get(name, [])
+        taken = [o for o in opts if o not in left]
+        if not taken:
+            continue
+        value = {"profile": " NAME", "output": " FORMAT", "query": " QUERY"}.get(name, "")
+        before = f"`leafctl {opts[-1]}{value} {ctx.command_path.split(' ', 1)[1]} ...`"
+        own = f"{'/'.join(_code(o) for o in taken)} is this command's own option here"
+        if left:
+            notes.append(f"{own}; the global one is {'/'.join(_code(o) for o in left)}, or {_code(opts[-1])} before the group: {before}")
+        else:
+            notes.append(f"{own}; the global one goes before the group: {before}")
+    return "; ".join(notes)
+
+
+@contextmanager
+def _argument_help_kept():
+    """typer 0.24's TyperArgument sets .help before click.Argument.__init__, which (click >= 8.3) resets it
+    to None: `--help` then shows no argument help. Keep the declared help while the tree is built."""
+    from typer.core import TyperArgument
+
+    if TyperArgument(param_decls=["x"], help="x").help == "x":
+        yield
+        return
+    original = TyperArgument.__init__
+
+    def init(self, *args, help=None, **kwargs):  # noqa: A002 - typer's own keyword
+        original(self, *args, help=help, **kwargs)
+        self.help = help
+
+    TyperArgument.__init__ = init
+    try:
+        yield
+    finally:
+        TyperArgument.__init__ = original
+
+
+def render() -> str:
+    with _argument_help_kept():
+        return _render()
+
+
+def _render() -> str:
+    out: list[str] = []
+    root_ctx = None
+    root_globals: dict[str, list[str]] = {}
+    for cmd, ctx in _walk(cli, "leafctl", None):
+        path = ctx.command_path
+        usage = " ".join([path, *cmd.collect_usage_pieces(ctx)])
+        params = [p for p in cmd.get_params(ctx) if not p.hidden and not _is_help(p, ctx)]
+        if root_ctx is None:
+            root_ctx = ctx
+            out += [
+                "# Command reference",
+                "",
+                f"<!-- Generated by `{COMMAND}` from the click command tree; do not edit by hand. -->",
+                "",
+                _help_text(cmd),
+                "",
+                "```",
+                f"Usage: {usage}",
+                "```",
+                "",
+                "Plugin groups (such as `migrate`) are not listed here; see `leafctl plugins list` and "
+                "`leafctl <group> --help`.",
+                "",
+                "## Global options",
+                "",
+                "Accepted before the group and after the command alike (`leafctl -p prod compute list` is "
+                "`leafctl compute list -p prod`); they are not repeated under each command below. "
+                f"{', '.join(_code(o) for o in ctx.help_option_names)} shows a command's help.",
+                "",
+            ]
+            # As every leaf command gets them (main.inject_globals), in the root's order.
+            globals_ = _sample_leaf_params()
+            injected = {p.name[len(GLOBAL_PREFIX):] for p in globals_}
+            root_only = [p for p in params if p.name not in injected]
+            root_globals = {p.name[len(GLOBAL_PREFIX):]: list(p.opts) for p in globals_}
+            out += _table(globals_, "Option")
+            out += ["", "Only before the group (`leafctl --version`):", ""]
+            out += _table(root_only, "Option")
+            out += ["", "## Groups", ""]
+            out += ["| Group | Description |", "|---|---|"]
+            for name, (_, help_) in GROUPS.items():
+                out.append(f"| [`{name}`](#{_anchor('leafctl ' + name)}) | {_escape(help_)} |")
+            out.append("")
+            continue
+        level = "#" * min(ctx.command_path.count(" ") + 1, 4)
+        out += [f"{level} {path}", ""]
+        text = _help_text(cmd)
+        if text:
+            out += [_escape_block(text), ""]
+        out += ["```", f"Usage: {usage}", "```", ""]
+        if isinstance(cmd, click.Group):
+            out += ["| Command | Description |", "|---|---|"]
+            for sub_name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, sub_name)
+                if sub is None or sub.hidden:
+                    continue
+                out.append(f"| [`{sub_name}`](#{_anchor(path + ' ' + sub_name)}) | {_escape(_short_help(sub))} |")
+            out.append("")
+            continue
+        args = [p for p in params if isinstance(p, click.Argument)]
+        opts = [p for p in params if isinstance(p, click.Option) and not (p.name or "").startswith(GLOBAL_PREFIX)]
+        if args:
+            out += ["**Arguments**", ""] + _table(args, "Argument") + [""]
+        if opts:
+            out += ["**Options**", ""] + _table(opts, "Option") + [""]
+        note = _global_note(cmd, ctx, root_globals)
+        if note:
+            out += [f"Global options: {note}.", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _escape_block(text: str) -> str:
+    """A command's docstring as Markdown paragraphs (its own line breaks within a paragraph joined)."""
+    paras = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
+    return "\n\n".join(_escape(p) for p in paras)
+
+
+def _sample_leaf_params() -> list[click.Parameter]:
+    """The options main.inject_globals adds to a leaf command that takes none of their names."""
+    from leafctl.cli.main import _global_params
+
+    return _global_params(set())
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if "--check" in argv:
+        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
+        if current != text:
+            print(f"docs/commands.md is out of date with the CLI; run `{COMMAND}` and commit it", file=sys.stderr)
+            return 1
+        return 0
+    TARGET.write_text(text, encoding="utf-8")
+    print(f"wrote {TARGET.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
