@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import inspect
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -153,31 +152,8 @@ def _global_note(cmd: click.Command, ctx: click.Context, root_globals: dict[str,
     return "; ".join(notes)
 
 
-@contextmanager
-def _argument_help_kept():
-    """typer 0.24's TyperArgument sets .help before click.Argument.__init__, which (click >= 8.3) resets it
-    to None: `--help` then shows no argument help. Keep the declared help while the tree is built."""
-    from typer.core import TyperArgument
-
-    if TyperArgument(param_decls=["x"], help="x").help == "x":
-        yield
-        return
-    original = TyperArgument.__init__
-
-    def init(self, *args, help=None, **kwargs):  # noqa: A002 - typer's own keyword
-        original(self, *args, help=help, **kwargs)
-        self.help = help
-
-    TyperArgument.__init__ = init
-    try:
-        yield
-    finally:
-        TyperArgument.__init__ = original
-
-
 def render() -> str:
-    with _argument_help_kept():
-        return _render()
+    return _render()
 
 
 def _render() -> str:
