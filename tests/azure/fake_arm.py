@@ -35,7 +35,8 @@ createdtime, ``$top/top``, ``isDefault``, ``listViewType`` filters); DELETE remo
 Versioned assets (``.../<kind>/<name>/versions/<v>``) keep a container with ``latestVersion`` and
 ``nextVersion``. Special routes: workspace discovery, datastore ``listSecrets``, compute
 ``start``/``stop``/``restart``, ``locations/<loc>/vmSizes``, batch endpoint invocation (creates a
-batch job under ``jobs``), workspace ``listKeys``.
+pipeline job under ``jobs`` with a ``score`` output, as Azure ML does; fake_jobs.py moves it along and
+scores its input), workspace ``listKeys``.
 """
 
 from __future__ import annotations
@@ -520,12 +521,21 @@ def _install_routes(fake: FakeAzureML) -> None:
         job = uuid.uuid4().hex[:12]
         props = req.json().get("properties", {})
         deployment = req.headers.get("azureml-model-deployment") or eps[0]["properties"].get("defaults", {}).get("deploymentName")
-        body = {"properties": {**props, "status": "Queued", "jobType": "Batch", "computeId": None,
-                               "experimentName": name, "deployment": deployment,
-                               "tags": {"endpoint": name, "deployment": deployment or ""}}}
-        stored = f.put(f"{ws_id}/jobs/batchjob-{job}", body)
-        stored["name"] = f"batchjob-{job}"
-        return Reply(200, stored)
+        rid = f"{ws_id}/jobs/batchjob-{job}"
+        tags = {"endpoint": name, "deployment": deployment or ""}
+        # What ARM's jobs API shows for it: a pipeline job (Azure ML runs batch scoring as one) whose ``score``
+        # output holds the deployment's output file (``az ml job download --output-name score``).
+        score = {"jobOutputType": "uri_folder", "mode": "ReadWriteMount",
+                 "uri": f"azureml://datastores/workspaceblobstore/paths/azureml/batchjob-{job}/score/"}
+        stored = f.put(rid, {"_batch": {"endpoint": eps[0]["id"], "deployment": deployment}, "properties": {
+            "jobType": "Pipeline", "status": "Queued", "experimentName": name, "displayName": f"batchjob-{job}",
+            "inputData": props.get("inputData"), "deployment": deployment, "tags": tags, "jobs": {}, "settings": {},
+            "inputs": {}, "outputs": {"score": score}}})
+        # What the endpoint's data plane answers: the batch job itself.
+        reply = {"id": stored["id"], "name": f"batchjob-{job}", "properties": {
+            **props, "status": "Queued", "jobType": "Batch", "computeId": None, "experimentName": name,
+            "deployment": deployment, "tags": tags, "outputData": {"score": score}}}
+        return Reply(200, reply)
 
 
 def _install_deployment_routes(fake: FakeAzureML) -> None:

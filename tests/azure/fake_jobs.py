@@ -7,6 +7,12 @@
 - ``GET .../jobs/<name>``: answers the current status, then moves the job one step along its script
   (default Queued -> Running -> Completed), writing ``user_logs/std_log.txt`` to Azurite at each step and,
   on Completed, one file per named output at the output's datastore path;
+- batch scoring jobs (``POST <endpoint>/jobs``, stored by fake_arm as pipeline jobs with a ``score``
+  output) move along the same script; on Completed the fake scores for real: it fetches the deployed
+  MLflow model folder and the job's input (a uri_file blob, or every blob under a uri_folder) from Azurite,
+  runs ``python -m leafctl.backends.local.batch_score`` on them and uploads ``predictions.csv`` to the
+  ``score`` output; if scoring fails (or the input folder is empty) the job ends Failed with the
+  scorer's error in its log. ``scored[name]`` records the model and input a batch job scored;
 - ``POST .../jobs/<name>/cancel``: CancelRequested, then Canceled on the next GET;
 - ``GET /history/v1.0/.../runs/<id>/details``: run history with ``logFiles`` = SAS URLs into Azurite
   (a poll moves the job along, as a job GET does).
@@ -46,6 +52,7 @@ class FakeJobs:
         self.default_log_lines: list[str] = []
         self.logs: dict[str, str] = {}  # job -> log text written so far
         self.details_logs = True  # False: run history lists no log files (readers use the artifact store)
+        self.scored: dict[str, dict[str, str]] = {}  # batch job -> the model and input it scored
 
     # --- storage ------------------------------------------------------------------------------
     def _container(self, name: str):
@@ -86,6 +93,63 @@ class FakeJobs:
             for fname, data in files.items():
                 cc.upload_blob(f"{m.group('path').rstrip('/')}/{fname}", data, overwrite=True)
 
+    # --- batch scoring -------------------------------------------------------------------------
+    def _blob_location(self, ws: str, uri: str) -> tuple[Any, str]:
+        """(container client, blob path) of an ``azureml://[subscriptions/.../]datastores/<ds>/paths/<p>`` URI."""
+        m = re.search(r"datastores/(?P<ds>[^/]+)/paths/(?P<path>.*)$", uri)
+        assert m, f"the fake cannot read {uri}"
+        ds = self.fake.get(f"{ws}/datastores/{m.group('ds')}")
+        container = ds["properties"]["containerName"] if ds else m.group("ds")
+        return self._container(container), m.group("path")
+
+    def _fetch(self, ws: str, uri: str, dest: Any, folder: bool) -> int:
+        """Copy a blob (``folder`` False) or every blob under a folder from Azurite to ``dest``; the count."""
+        cc, path = self._blob_location(ws, uri)
+        prefix = path.rstrip("/") + "/"
+        names = [path] if not folder else [b.name for b in cc.list_blobs(name_starts_with=prefix)]
+        for name in names:
+            target = dest / (name.rsplit("/", 1)[-1] if not folder else name[len(prefix):])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(cc.download_blob(name).readall())
+        return len(names)
+
+    def _score(self, job: str, res: dict) -> bool:
+        """What the deployment's cluster does: fetch the deployed MLflow model and the job's input from
+        Azurite, score with leafctl's pandas-free batch scorer (a subprocess, as on a node), and upload
+        ``predictions.csv`` to the job's ``score`` output. False (with the error in the log) if scoring failed."""
+        import subprocess
+        import sys
+        import tempfile
+        from pathlib import Path
+
+        from azure.core.exceptions import ResourceNotFoundError
+
+        props, batch = res["properties"], res["_batch"]
+        ws = batch["endpoint"].split("/batchEndpoints/")[0]
+        dep = self.fake.get(f"{batch['endpoint']}/deployments/{batch['deployment']}")["properties"]
+        model = self.fake.get(dep["model"]["assetId"])["properties"]
+        (kind, spec), = (props.get("inputData") or {}).items()
+        self.scored[job] = {"model": dep["model"]["assetId"], "input": spec["uri"], "input_type": kind}
+        with tempfile.TemporaryDirectory(prefix="fake-batch-") as tmp:
+            work = Path(tmp)
+            self._fetch(ws, model["modelUri"], work / "model", folder=True)
+            try:
+                n = self._fetch(ws, spec["uri"], work / "input", folder=kind.lower() != "urifile")
+            except ResourceNotFoundError:  # a file mounted as a folder, or a missing blob
+                n = 0
+            if n == 0:
+                self._write_log(job, f"error: no input files at {spec['uri']} (mounted as {kind})\n")
+                return False
+            p = subprocess.run([sys.executable, "-m", "leafctl.backends.local.batch_score", str(work / "model"),
+                                str(work / "input"), str(work / "out")], capture_output=True, text=True, timeout=120)
+            self._write_log(job, p.stdout + p.stderr)
+            if p.returncode != 0:
+                return False
+            cc, path = self._blob_location(ws, props["outputs"]["score"]["uri"])
+            name = dep.get("outputFileName") or "predictions.csv"
+            cc.upload_blob(f"{path.rstrip('/')}/{name}", (work / "out" / "predictions.csv").read_bytes(), overwrite=True)
+        return True
+
     # --- state machine ------------------------------------------------------------------------
     def advance(self, rid: str, job: str) -> None:
         res = self.fake.resources.get(rid.lower())
@@ -109,7 +173,12 @@ class FakeJobs:
         if new == "Running":
             self._write_log(job, f"starting {job}\n" + "".join(f"{ln}\n" for ln in self.log_lines.get(job, self.default_log_lines)))
         elif new == "Completed":
-            self._write_outputs(job, res)
+            if res.get("_batch") is not None:  # the scorer writes the batch job's one output itself
+                if not self._score(job, res):
+                    props["status"] = "Failed"
+                    return
+            else:
+                self._write_outputs(job, res)
             self._write_log(job, f"{job} completed\n")
         elif new == "Failed":
             self._write_log(job, "Traceback (most recent call last):\nRuntimeError: boom\n")
@@ -141,8 +210,8 @@ def install(fake: FakeAzureML, azurite: Any) -> FakeJobs:
     def get_job(f: FakeAzureML, req: Request, m: re.Match) -> Reply | None:
         rid = f"{m.group('ws')}/jobs/{m.group('name')}"
         res = f.get(rid)
-        if res is None or res["properties"].get("jobType") == "Batch":
-            return None  # fake_arm's generic route answers (404, or batch jobs as they are)
+        if res is None:
+            return None  # fake_arm's generic route answers 404
         jobs.advance(rid, m.group("name"))
         return Reply(200, res)
 

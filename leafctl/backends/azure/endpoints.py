@@ -13,7 +13,7 @@ from typing import Any
 from leafctl.backends.base import Endpoint, Run
 from leafctl.backends.azure.assets import REMOTE, _created, fix_uri
 from leafctl.backends.azure.client import lro
-from leafctl.errors import UsageError
+from leafctl.errors import NotFound, OperationFailed, UsageError
 
 DEPLOYMENT = "default"
 
@@ -92,23 +92,55 @@ class EndpointOps:
         lro(lambda: self.client.batch_endpoints.begin_delete(name))
 
     def invoke_endpoint(self, name: str, input: str, output: Path | None = None) -> Run:
+        """Start a batch scoring job; with ``output``, wait for it and copy its predictions there (a job that
+        does not complete is an OperationFailed, exit 1: there are no predictions to copy)."""
         from azure.ai.ml import Input
 
         src = fix_uri(input)
-        if not src.startswith(REMOTE) and not src.startswith("azureml:"):
-            if not Path(src).exists():
-                raise UsageError(f"input {src} is neither a local path nor an azureml:// URI", "pass a folder or file to score")
-        path = self._remote_path(src, f"LocalUpload/endpoints/{name}")
-        last = path.rstrip("/").rsplit("/", 1)[-1]
-        kind = "uri_file" if ("." in last and not path.startswith("azureml:") and not path.endswith("/")) else "uri_folder"
+        kind, path = self._scoring_input(name, src)
         job = self.client.batch_endpoints.invoke(endpoint_name=name, input=Input(type=kind, path=path))
         run = Run(id=job.name, status=_status(job), experiment=name, display_name=f"{name} batch scoring",
                   kind="batch", inputs={"input": path}, created_at=_created(job))
         if output is not None:
-            run = self.wait_run(run.id)
-            self.download_run(run.id, Path(output))
+            done = self.wait_run(run.id)
+            if done.status != "Completed":
+                raise OperationFailed(f"batch scoring run {run.id} {done.status.lower()}: {done.error or 'no predictions written'}",
+                                      f"see `leafctl run logs {run.id}`")
+            run.status = done.status
+            self._download_predictions(run.id, Path(output))
         return run
 
+    def _scoring_input(self, name: str, src: str) -> tuple[str, str]:
+        """(uri_file | uri_folder, path) of what to score. A file must go as uri_file: Azure ML mounts a
+        uri_folder input as a folder, and a single blob mounted that way holds nothing to score."""
+        from leafctl.backends.azure.storage import parse_any_uri
+
+        if src.startswith("azureml:") and not src.startswith(REMOTE):  # a data asset: its own type
+            asset = self._input("input", src)
+            return asset.type, asset.path
+        if not src.startswith(REMOTE):
+            local = Path(src)
+            if not local.exists():
+                raise UsageError(f"input {src} is neither a local path nor an azureml:// URI", "pass a folder or file to score")
+            return ("uri_file" if local.is_file() else "uri_folder"), self._remote_path(src, f"LocalUpload/endpoints/{name}")
+        where = parse_any_uri(src)
+        if where is not None:  # a datastore path: storage says whether it is one blob
+            return self._uri_type(*where), src
+        last = src.rstrip("/").rsplit("/", 1)[-1]
+        return ("uri_file" if ("." in last and not src.endswith("/")) else "uri_folder"), src
+
+    def _download_predictions(self, run_id: str, dest: Path) -> None:
+        """The job's ``score`` output (predictions.csv) into ``dest`` itself, as the local backend writes it."""
+        locations = self._output_locations(run_id)
+        if "score" not in locations:
+            self.download_run(run_id, dest)
+            return
+        ds, path = locations["score"]
+        try:
+            self.download(path, dest, datastore=ds)
+        except NotFound:
+            raise NotFound(f"batch scoring run {run_id} completed but wrote no predictions",
+                           f"see `leafctl run logs {run_id}`") from None
 
 def _status(job: Any) -> str:
     status = getattr(job, "status", None) or getattr(getattr(job, "properties", None), "status", None) or "Queued"

@@ -59,13 +59,20 @@ def _io_path(v: Any) -> str | None:
     return short_uri(fix_uri(path)) if path is not None else None
 
 
+def _kind(job: Any) -> str:
+    """A job leafctl did not tag: Azure ML runs a batch endpoint invocation as a pipeline job named
+    ``batchjob-<id>`` (kind ``batch``, as ``endpoint invoke`` reports it); others by their job type."""
+    jtype = str(getattr(job, "type", None) or "command").lower()
+    return "batch" if jtype == "pipeline" and str(job.name).startswith("batchjob-") else jtype
+
+
 def run_record(job: Any) -> Run:
     ctx = getattr(job, "creation_context", None)
     tags = {k: str(v) for k, v in (job.tags or {}).items()}
     return Run(
         id=job.name, status=map_status(job.status), compute=_leaf(getattr(job, "compute", None)),
         experiment=getattr(job, "experiment_name", None), display_name=getattr(job, "display_name", None),
-        kind=tags.get("leafctl.kind", "command"), command=getattr(job, "command", None),
+        kind=tags.get("leafctl.kind") or _kind(job), command=getattr(job, "command", None),
         created_at=_iso(getattr(ctx, "created_at", None)) if ctx else None,
         inputs={k: p for k, v in (getattr(job, "inputs", None) or {}).items() if (p := _io_path(v)) is not None},
         outputs={k: p or "" for k, v in (getattr(job, "outputs", None) or {}).items()
