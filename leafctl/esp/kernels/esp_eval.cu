@@ -15,6 +15,24 @@
 // folded in. act_info (n_act, 4) = kind (0 continuous, 1 binary, 2 categorical), output offset, width,
 // encoding offset; act_f (n_act, 4) = lo, hi, mean, std. cost_w (AOUT) per output unit.
 // partial (P, n_cblocks, O + 1): sums of each predicted outcome, then of action cost.
+//
+// The per-(prescriptor, context) arithmetic is esp_pair(), a __host__ __device__ function the kernel
+// calls. Compiled with ESP_HOST_BUILD by a plain C++ compiler (g++ -x c++ -DESP_HOST_BUILD), the file
+// instead provides esp_eval_host(): the same arguments as the kernel plus the grid and block sizes,
+// looping over blocks and threads and reducing in the kernel's exact order, so the kernel's math is
+// tested on machines without a GPU (tests/esp/test_gpu_host.py).
+
+#ifdef ESP_HOST_BUILD
+#include <cmath>   // fmaf, tanhf, expf, fmaxf (built-ins under nvcc and NVRTC)
+#include <vector>
+#endif
+#ifdef __CUDACC__  // nvcc and NVRTC
+#define ESP_INLINE __forceinline__
+#else              // a plain C++ compiler: only meaningful with ESP_HOST_BUILD
+#define __host__
+#define __device__
+#define ESP_INLINE inline
+#endif
 
 #ifndef ESP_MAX_AOUT
 #define ESP_MAX_AOUT 64
@@ -23,6 +41,66 @@
 #define ESP_MAX_O 16
 #endif
 
+// y[0..O-1] = predicted outcomes, y[O] = action cost, for genome g (D floats) and context n.
+// x: the context's C encoded features; zc: its PH precomputed context terms of the predictor.
+static ESP_INLINE __host__ __device__ void esp_pair(
+    const float* __restrict__ g, const float* __restrict__ x, const int C, const int H, const int AOUT,
+    const int* __restrict__ act_info, const float* __restrict__ act_f, const int n_act,
+    const float* __restrict__ cost_w,
+    const float* __restrict__ zc, const int PH,
+    const float* __restrict__ Wa, const int AE,
+    const float* __restrict__ Wp2, const float* __restrict__ bp2, const int O,
+    float* __restrict__ y)
+{
+    const float* W1 = g;
+    const float* b1 = W1 + C * H;
+    const float* Wo = b1 + H;
+    const float* bo = Wo + H * AOUT;
+
+    float a[ESP_MAX_AOUT];
+    for (int k = 0; k < AOUT; ++k) a[k] = bo[k];
+    for (int h = 0; h < H; ++h) {
+        float s = b1[h];
+        for (int c = 0; c < C; ++c) s = fmaf(x[c], W1[c * H + h], s);
+        const float t = tanhf(s);
+        for (int k = 0; k < AOUT; ++k) a[k] = fmaf(t, Wo[h * AOUT + k], a[k]);
+    }
+
+    // Decode actions in place: a[] becomes the predictor's action encoding (same width).
+    float cost = 0.0f;
+    for (int j = 0; j < n_act; ++j) {
+        const int kind = act_info[4 * j], off = act_info[4 * j + 1], width = act_info[4 * j + 2];
+        if (kind == 2) {
+            int best = 0;
+            float bv = a[off];
+            for (int i = 1; i < width; ++i)
+                if (a[off + i] > bv) { bv = a[off + i]; best = i; }
+            for (int i = 0; i < width; ++i) a[off + i] = (i == best) ? 1.0f : 0.0f;
+            cost += cost_w[off + best];
+        } else if (kind == 1) {
+            const float v = a[off] > 0.0f ? 1.0f : 0.0f;
+            a[off] = v;
+            cost += cost_w[off] * v;
+        } else {
+            const float lo = act_f[4 * j], hi = act_f[4 * j + 1];
+            const float mean = act_f[4 * j + 2], sd = act_f[4 * j + 3];
+            const float v = lo + (hi - lo) / (1.0f + expf(-a[off]));
+            a[off] = (v - mean) / sd;
+            cost += cost_w[off] * v;
+        }
+    }
+
+    for (int o = 0; o < O; ++o) y[o] = bp2[o];
+    for (int j = 0; j < PH; ++j) {
+        float z = zc[j];
+        for (int i = 0; i < AE; ++i) z = fmaf(a[i], Wa[i * PH + j], z);
+        z = fmaxf(z, 0.0f);
+        for (int o = 0; o < O; ++o) y[o] = fmaf(z, Wp2[j * O + o], y[o]);
+    }
+    y[O] = cost;
+}
+
+#ifndef ESP_HOST_BUILD
 extern "C" __global__ void esp_eval_fused(
     const float* __restrict__ theta, const int D,
     const float* __restrict__ X, const int N, const int C, const int H, const int AOUT,
@@ -52,56 +130,9 @@ extern "C" __global__ void esp_eval_fused(
     float y[ESP_MAX_O + 1];
     for (int o = 0; o <= O; ++o) y[o] = 0.0f;
 
-    if (n < N) {  // no early return: every thread must reach the reduction's __syncthreads
-        const float* W1 = s_theta;
-        const float* b1 = W1 + C * H;
-        const float* Wo = b1 + H;
-        const float* bo = Wo + H * AOUT;
-        const float* x = X + (long long)n * C;
-
-        float a[ESP_MAX_AOUT];
-        for (int k = 0; k < AOUT; ++k) a[k] = bo[k];
-        for (int h = 0; h < H; ++h) {
-            float s = b1[h];
-            for (int c = 0; c < C; ++c) s = fmaf(x[c], W1[c * H + h], s);
-            const float t = tanhf(s);
-            for (int k = 0; k < AOUT; ++k) a[k] = fmaf(t, Wo[h * AOUT + k], a[k]);
-        }
-
-        // Decode actions in place: a[] becomes the predictor's action encoding (same width).
-        float cost = 0.0f;
-        for (int j = 0; j < n_act; ++j) {
-            const int kind = act_info[4 * j], off = act_info[4 * j + 1], width = act_info[4 * j + 2];
-            if (kind == 2) {
-                int best = 0;
-                float bv = a[off];
-                for (int i = 1; i < width; ++i)
-                    if (a[off + i] > bv) { bv = a[off + i]; best = i; }
-                for (int i = 0; i < width; ++i) a[off + i] = (i == best) ? 1.0f : 0.0f;
-                cost += cost_w[off + best];
-            } else if (kind == 1) {
-                const float v = a[off] > 0.0f ? 1.0f : 0.0f;
-                a[off] = v;
-                cost += cost_w[off] * v;
-            } else {
-                const float lo = act_f[4 * j], hi = act_f[4 * j + 1];
-                const float mean = act_f[4 * j + 2], sd = act_f[4 * j + 3];
-                const float v = lo + (hi - lo) / (1.0f + expf(-a[off]));
-                a[off] = (v - mean) / sd;
-                cost += cost_w[off] * v;
-            }
-        }
-
-        for (int o = 0; o < O; ++o) y[o] = bp2[o];
-        const float* zc = Zc + (long long)n * PH;
-        for (int j = 0; j < PH; ++j) {
-            float z = zc[j];
-            for (int i = 0; i < AE; ++i) z = fmaf(a[i], s_Wa[i * PH + j], z);
-            z = fmaxf(z, 0.0f);
-            for (int o = 0; o < O; ++o) y[o] = fmaf(z, s_W2[j * O + o], y[o]);
-        }
-        y[O] = cost;
-    }
+    if (n < N)  // no early return: every thread must reach the reduction's __syncthreads
+        esp_pair(s_theta, X + (long long)n * C, C, H, AOUT, act_info, act_f, n_act, cost_w,
+                 Zc + (long long)n * PH, PH, s_Wa, AE, s_W2, bp2, O, y);
 
     for (int o = 0; o <= O; ++o) {
         s_red[threadIdx.x] = y[o];
@@ -114,3 +145,42 @@ extern "C" __global__ void esp_eval_fused(
         __syncthreads();
     }
 }
+#else
+// Host emulation of esp_eval_fused<<<grid, block>>>: same arguments, then the launch shape. Reads the
+// weights where the kernel reads its shared-memory copies (identical values) and reproduces the
+// per-block tree reduction, stride blockDim/2 down to 1, output by output.
+extern "C" void esp_eval_host(
+    const float* __restrict__ theta, const int D,
+    const float* __restrict__ X, const int N, const int C, const int H, const int AOUT,
+    const int* __restrict__ act_info, const float* __restrict__ act_f, const int n_act,
+    const float* __restrict__ cost_w,
+    const float* __restrict__ Zc, const int PH,
+    const float* __restrict__ Wa, const int AE,
+    const float* __restrict__ Wp2, const float* __restrict__ bp2, const int O,
+    const int n_cblocks,
+    float* __restrict__ partial,
+    const int grid, const int block)
+{
+    std::vector<float> ys((size_t)block * (ESP_MAX_O + 1));
+    std::vector<float> s_red((size_t)block);
+    for (int b = 0; b < grid; ++b) {
+        const long long p = b / n_cblocks;
+        const int cb = b % n_cblocks;
+        const float* tp = theta + p * (long long)D;
+        for (int t = 0; t < block; ++t) {
+            float* y = &ys[(size_t)t * (ESP_MAX_O + 1)];
+            for (int o = 0; o <= O; ++o) y[o] = 0.0f;
+            const int n = cb * block + t;
+            if (n < N)
+                esp_pair(tp, X + (long long)n * C, C, H, AOUT, act_info, act_f, n_act, cost_w,
+                         Zc + (long long)n * PH, PH, Wa, AE, Wp2, bp2, O, y);
+        }
+        for (int o = 0; o <= O; ++o) {
+            for (int t = 0; t < block; ++t) s_red[t] = ys[(size_t)t * (ESP_MAX_O + 1) + o];
+            for (int s = block / 2; s > 0; s >>= 1)
+                for (int t = 0; t < s; ++t) s_red[t] += s_red[t + s];
+            partial[(p * n_cblocks + cb) * (O + 1) + o] = s_red[0];
+        }
+    }
+}
+#endif
