@@ -324,3 +324,31 @@ def wait_for_run(backend: Any, run_id: str, timeout: float | None, on_log: Any, 
             raise OperationFailed(f"run {run_id} is still {run.status} after {timeout:g} s",
                                   f"wait again with `leafctl run wait {run_id}`, or cancel it")
         time.sleep(poll)
+
+
+# --- YAML files ------------------------------------------------------------------------------
+
+
+def read_yaml_mapping(path: str | Path, what: str, flag: str, empty_ok: bool = True) -> tuple[str, dict[str, Any]]:
+    """(text, mapping) of a YAML file given to ``flag``: exit 3 when it is missing, 2 when it is not
+    UTF-8, not YAML, or not a mapping (an empty file is ``{}`` when ``empty_ok``)."""
+    import yaml
+
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFound(f"{what} {p} not found", f"check the path given to {flag}") from None
+    except (IsADirectoryError, UnicodeDecodeError):
+        raise UsageError(f"{what} {p} is not a UTF-8 YAML file", f"give a .yml file to {flag}") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise UsageError(f"{what} {p}: invalid YAML{where}: {getattr(e, 'problem', None) or e}", "fix the YAML syntax") from None
+    if doc is None and empty_ok:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise UsageError(f"{what} {p} must be a YAML mapping", f"see what {flag} expects in `--help`")
+    return text, doc

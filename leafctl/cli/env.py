@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,25 +17,9 @@ COLUMNS = ["name", "version", "image", "description", "created_at"]
 
 def _conda_text(path: str) -> str:
     """The conda file's contents are stored, not its path: the version must not change if the file does."""
-    p = Path(path).expanduser()
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFound(f"conda file {p} not found", "check --conda-file") from None
-    except (IsADirectoryError, UnicodeDecodeError):
-        raise UsageError(f"conda file {p} is not a UTF-8 YAML file", "give a conda environment .yml") from None
-    import yaml
+    from leafctl.backends.common import read_yaml_mapping
 
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise UsageError(f"conda file {p} is not valid YAML{f' (line {mark.line + 1})' if mark else ''}",
-                         "fix the file") from None
-    if not isinstance(doc, dict):
-        raise UsageError(f"conda file {p} is not a conda environment (a YAML mapping)",
-                         "e.g. name: env / dependencies: [python=3.11, pip]")
-    return text
+    return read_yaml_mapping(path, "conda file", "--conda-file", empty_ok=False)[0]
 
 
 @app.command()

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from leafctl.backends.base import DatastoreSpec, Environment, JobSpec
-from leafctl.errors import NotFound, UsageError
+from leafctl.errors import UsageError
 
 KINDS = ("compute", "job", "data", "model", "environment", "datastore", "batch_endpoint", "batch_deployment")
 DOCS = {
@@ -64,26 +64,9 @@ def parse_sets(sets: Sequence[str] | None) -> list[dict[str, Any]]:
 
 def read_doc(file: str | Path) -> dict[str, Any]:
     """The raw YAML mapping of a spec file: exit 3 when it is missing, 2 when it is not a YAML mapping."""
-    import yaml
+    from leafctl.backends.common import read_yaml_mapping
 
-    p = Path(file)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFound(f"spec file {p} not found", "check the path given to -f/--file") from None
-    except (IsADirectoryError, UnicodeDecodeError):
-        raise UsageError(f"spec file {p} is not a UTF-8 YAML file", "give a .yml file to -f/--file") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise UsageError(f"{p}: invalid YAML{where}: {getattr(e, 'problem', None) or e}", "fix the YAML syntax") from None
-    if doc is None:
-        doc = {}
-    if not isinstance(doc, dict):
-        raise UsageError(f"{p}: the spec must be a YAML mapping", "see the az ml v2 YAML schema")
-    return doc
+    return read_yaml_mapping(file, "spec file", "-f/--file")[1]
 
 
 def _set_path(doc: dict[str, Any], key: str, value: Any) -> None:
