@@ -8,13 +8,11 @@ see the same isolated environment.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from leaftest import Result, assert_error, leafctl_executable  # noqa: F401
+from leaftest import Result, leafctl_executable
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -85,3 +85,19 @@ def azure_blob(azure, azurite, fake, azure_profile):
         except ResourceExistsError:
             pass
     return azure
+
+
+@pytest.fixture
+def fj(fake, azurite_up):
+    """Command and batch jobs in the fake, their logs and outputs in Azurite (fake_jobs.py)."""
+    import fake_jobs
+
+    return fake_jobs.install(fake, azurite_up)
+
+
+@pytest.fixture
+def az(azure, az_backend, fj, monkeypatch):
+    """The in-process CLI on the azure profile: control plane and jobs in the fake, bytes in Azurite,
+    no polling delay."""
+    monkeypatch.setenv("LEAFCTL_AZURE_POLL_SECONDS", "0")
+    return azure

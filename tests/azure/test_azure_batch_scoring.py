@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-import fake_jobs
 from azure_helpers import assert_error, calls
 
 pytestmark = pytest.mark.azurite
@@ -42,11 +41,6 @@ def _load_pyfunc(path):
     with open(os.path.join(path, "factor.txt")) as f:
         return Tripler(float(f.read()))
 """
-
-
-@pytest.fixture
-def fj(fake, azurite_up):
-    return fake_jobs.install(fake, azurite_up)
 
 
 @pytest.fixture

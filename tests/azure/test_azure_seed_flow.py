@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-import fake_jobs
 from azure_helpers import assert_error
 
 pytestmark = pytest.mark.azurite
@@ -39,18 +38,6 @@ mlflow_version: 2.16.0
 """
 MLFLOW_FILES = {"MLmodel": MLMODEL.encode(), "conda.yaml": b"dependencies: [python=3.11, pip]\n",
                 "model.pkl": bytes(range(256)) * 8}
-
-
-@pytest.fixture
-def fj(fake, azurite_up):
-    return fake_jobs.install(fake, azurite_up)
-
-
-@pytest.fixture
-def az(azure, az_backend, fj, monkeypatch):
-    """The in-process CLI on the azure profile: control plane in the fake, bytes in Azurite, no poll delay."""
-    monkeypatch.setenv("LEAFCTL_AZURE_POLL_SECONDS", "0")
-    return azure
 
 
 def ok(r):

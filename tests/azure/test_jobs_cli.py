@@ -8,22 +8,9 @@ import json
 import pytest
 import yaml
 
-import fake_jobs
 from azure_helpers import assert_error
 
 pytestmark = pytest.mark.azurite
-
-
-@pytest.fixture
-def fj(fake, azurite_up):
-    return fake_jobs.install(fake, azurite_up)
-
-
-@pytest.fixture
-def az(azure, az_backend, fj, monkeypatch):
-    """The in-process CLI on the azure profile, storage in Azurite, jobs in the fake, no polling delay."""
-    monkeypatch.setenv("LEAFCTL_AZURE_POLL_SECONDS", "0")
-    return azure
 
 
 def test_data_upload_ls_download(az, tmp_path):
