@@ -8,6 +8,7 @@ which builds its records with these helpers; this module imports nothing heavy.
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Any
 
 from leafctl.backends.base import JobSpec
@@ -49,14 +50,126 @@ def check_command(spec: JobSpec) -> None:
 
 
 def substitute(command: str, values: dict[str, str]) -> str:
-    """Replace ``${{inputs.x}}``/``${{outputs.y}}`` with ``values['inputs.x']``; raw, as Azure ML does."""
-    def one(m: re.Match) -> str:
-        key = m.group(1)
+    """Replace ``${{inputs.x}}``/``${{outputs.y}}`` with ``values['inputs.x']``, quoted for the shell.
+
+    The command runs under ``bash -c``, and the values are paths that come from users and data (a file
+    named ``x$(touch P).csv``), so each one is quoted for the spot it lands in: the shell then sees
+    exactly the path, whatever the characters, and never runs any of it. A user who quoted the
+    placeholder already (``--data "${{inputs.data}}"``, as Azure ML's docs do) still gets the path.
+    """
+    out: list[str] = []
+    for kind, text in _scan(command):
+        if kind == "text":
+            out.append(text)
+            continue
+        key, state, backticks = text
         if key not in values:
             raise UsageError(f"the command refers to ${{{{{key}}}}}, which the job does not declare", "declare it with --input/--output")
-        return values[key]
+        out.append(_quote_for(values[key], state, backticks))
+    return "".join(out)
 
-    return PLACEHOLDER.sub(one, command)
+
+def substitute_argv(argv: list[str], values: dict[str, str]) -> list[str]:
+    """The same for a command run without a shell: each placeholder becomes the bare value."""
+    def one(m: re.Match) -> str:
+        if m.group(1) not in values:
+            raise UsageError(f"the command refers to ${{{{{m.group(1)}}}}}, which the job does not declare", "declare it with --input/--output")
+        return values[m.group(1)]
+
+    return [PLACEHOLDER.sub(one, arg) for arg in argv]
+
+
+# Quote states of the little bash scanner below.
+_PLAIN, _SINGLE, _DOUBLE, _ANSI = "plain", "single", "double", "ansi"
+
+
+def _quote_for(value: str, state: str, backticks: int) -> str:
+    if state == _DOUBLE:  # inside "...": only \ " $ ` are special there
+        quoted = re.sub(r'([\\"$`])', r"\\\1", value)
+    elif state == _SINGLE:  # inside '...': nothing can be escaped, so close the quote, insert, reopen
+        quoted = "'" + shlex.quote(value) + "'"
+    elif state == _ANSI:  # inside $'...': the same, reopening with $'
+        quoted = "'" + shlex.quote(value) + "$'"
+    else:
+        quoted = shlex.quote(value)
+    for _ in range(backticks):  # old-style `...` substitution reads \ and ` once more before running it
+        quoted = quoted.replace("\\", "\\\\").replace("`", "\\`")
+    return quoted
+
+
+def _scan(command: str):
+    """Split a command into ("text", str) and ("ref", (key, quote state, backtick depth)) pieces.
+
+    A small model of bash's quoting: '...', "...", $'...', backslash escapes, and the nested contexts
+    that ``$(...)`` and backticks open (inside them quoting starts afresh). Enough to place a value
+    correctly in the commands people write; it is not a full shell parser.
+    """
+    # A stack of contexts; each is [state, kind, paren depth] with kind "top", "subst" or "tick".
+    stack: list[list] = [[_PLAIN, "top", 0]]
+    i, start, n = 0, 0, len(command)
+
+    def backticks() -> int:
+        return sum(1 for c in stack if c[1] == "tick")
+
+    while i < n:
+        top = stack[-1]
+        state = top[0]
+        m = PLACEHOLDER.match(command, i)  # in every state: Azure ML substitutes even inside '...'
+        if m:
+            if start < i:
+                yield "text", command[start:i]
+            yield "ref", (m.group(1), state, backticks())
+            i = start = m.end()
+            continue
+        c = command[i]
+        nxt = command[i + 1] if i + 1 < n else ""
+        if state == _SINGLE:
+            if c == "'":
+                top[0] = _PLAIN
+            i += 1
+            continue
+        if c == "\\":
+            i += 2  # the next character is literal (in $'...' an escape, in "..." possibly one)
+            continue
+        if state == _ANSI:
+            if c == "'":
+                top[0] = _PLAIN
+            i += 1
+            continue
+        if c == "`":
+            if top[1] == "tick" and state == _PLAIN:
+                stack.pop()
+            else:
+                stack.append([_PLAIN, "tick", 0])
+            i += 1
+            continue
+        if c == "$" and nxt == "(":
+            stack.append([_PLAIN, "subst", 0])
+            i += 2
+            continue
+        if state == _DOUBLE:
+            if c == '"':
+                top[0] = _PLAIN
+            i += 1
+            continue
+        # plain
+        if c == "'":
+            top[0] = _SINGLE
+        elif c == "$" and nxt == "'":
+            top[0] = _ANSI
+            i += 1
+        elif c == '"':
+            top[0] = _DOUBLE
+        elif c == "(" and top[1] == "subst":
+            top[2] += 1
+        elif c == ")" and top[1] == "subst":
+            if top[2] == 0:
+                stack.pop()
+            else:
+                top[2] -= 1
+        i += 1
+    if start < n:
+        yield "text", command[start:]
 
 
 def job_to_doc(spec: JobSpec) -> dict[str, Any]:

@@ -104,6 +104,7 @@ class TransferResult(_Record):
     files: int = 0  # files transferred
     skipped: int = 0  # unchanged files not transferred
     bytes: int = 0
+    links_skipped: list[str] = field(default_factory=list)  # upload: symlinks left out (no --follow-links)
 
 
 @dataclass
@@ -137,6 +138,10 @@ class JobSpec:
     env_vars: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     kind: str = "command"  # command | evolve
+    # Set for commands leafctl writes for itself (evolve, batch scoring): the program and its arguments,
+    # placeholders allowed in each. The local backend runs it without a shell, so no path is ever shell
+    # code; ``command`` is then only its readable (quoted) form, and what the Azure backend sends.
+    argv: list[str] | None = None
 
 
 @dataclass
@@ -246,7 +251,8 @@ class Backend(Protocol):
     def get_datastore(self, name: str | None = None) -> Datastore: ...
     def list_datastores(self) -> list[Datastore]: ...
     def delete_datastore(self, name: str) -> None: ...
-    def upload(self, src: Path, dest: str, datastore: str | None = None, progress: Progress | None = None) -> TransferResult: ...
+    def upload(self, src: Path, dest: str, datastore: str | None = None, progress: Progress | None = None,
+               follow_links: bool = False) -> TransferResult: ...
     def download(self, path: str, dest: Path, datastore: str | None = None, progress: Progress | None = None) -> TransferResult: ...
     def ls(self, path: str = "", datastore: str | None = None) -> list[FileEntry]: ...
 

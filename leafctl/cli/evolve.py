@@ -92,7 +92,7 @@ def stage(cfg: Any, resume_dir: Path | None, tmp: Path) -> Path:
     code = tmp / "evolve-job"
     code.mkdir(parents=True)
     d = cfg.to_dict()
-    d["data"] = "data.csv"  # replaced at run time by the job's input path (--set data=...)
+    d["data"] = "data.csv"  # replaced at run time by the job's input path (--data PATH)
     import tomli_w
 
     (code / "config.toml").write_text(tomli_w.dumps(d), encoding="utf-8")
@@ -106,13 +106,19 @@ def stage(cfg: Any, resume_dir: Path | None, tmp: Path) -> Path:
     return code
 
 
-def job_command(python: str, resume: bool) -> str:
-    run = (f"{shlex.quote(python)} -m leafctl.esp.job config.toml ${{{{outputs.{RESULT}}}}} "
-           f"--set data=${{{{inputs.data}}}}")
+def job_argv(python: str, resume: bool) -> list[str]:
+    """The evolve job as a program and its arguments: the local backend runs it without a shell, so the
+    data path (a user's file name) and the interpreter's path are never read as shell code."""
+    argv = [python, "-m", "leafctl.esp.job", "config.toml", f"${{{{outputs.{RESULT}}}}}", "--data", "${{inputs.data}}"]
     if resume:
-        # Seed the new output folder with the interrupted run's checkpoint, then continue it.
-        return f"cp -R resume/. ${{{{outputs.{RESULT}}}}}/ && {run} --resume"
-    return run
+        # The job seeds its new output folder with the interrupted run's checkpoint, then continues it.
+        argv += ["--resume-from", "resume"]
+    return argv
+
+
+def job_command(python: str, resume: bool) -> str:
+    """``job_argv`` as one command line (what `run show` and --dry-run display)."""
+    return shlex.join(job_argv(python, resume))
 
 
 def _resume_dir(b: Backend, run_id: str) -> tuple[Path, Any]:
@@ -256,6 +262,10 @@ def evolve(
                 weights[k] = float(v)
             except ValueError:
                 raise UsageError(f"--action-cost {k}={v!r}: the weight must be a number", "e.g. --action-cost discount=2") from None
+            from leafctl.esp.engine import weight_problem
+
+            if problem := weight_problem(weights[k]):  # float() takes "nan" and "inf"
+                raise UsageError(f"--action-cost {k}={v}: the weight {problem}", "e.g. --action-cost discount=2")
     flags = {"data": data, "context": _csv_list(context), "actions": _csv_list(actions), "outcomes": _csv_list(outcomes),
              "objectives": list(objective) if objective else None, "action_cost": weights, "population": population,
              "generations": generations, "seed": seed, "device": device, "predictor": predictor}
@@ -285,6 +295,7 @@ def evolve(
         code = stage(cfg, resume_dir, Path(tmp))
         spec = JobSpec(
             command=job_command(sys.executable, resume_dir is not None),
+            argv=job_argv(sys.executable, resume_dir is not None),
             code=str(code),
             inputs={"data": cfg.data},
             outputs={RESULT: None},

@@ -62,9 +62,18 @@ def wait_for(run_id: str, timeout: float | None, logs: bool) -> Run:
     if run.status != "Completed":
         emit(run)
         detail = f" (exit code {run.exit_code})" if run.exit_code is not None else ""
-        raise OperationFailed(f"run {run.id} {run.status.lower()}{detail}: {run.error or 'no error recorded'}",
-                              f"see `leafctl run logs {run.id}`")
+        hint = f"see `leafctl run logs {run.id}`"
+        if _resumable(run):  # the same way on as the interrupt message of `run evolve` gives
+            hint = f"continue it with `leafctl run evolve --resume {run.id}`, or {hint}"
+        raise OperationFailed(f"run {run.id} {run.status.lower()}{detail}: {run.error or 'no error recorded'}", hint)
     return run
+
+
+def _resumable(run: Run) -> bool:
+    """An evolve run that stopped early (killed, canceled) and left a checkpoint `--resume` can continue."""
+    if run.kind != "evolve" or run.status not in ("Failed", "Canceled") or not run.outputs_path:
+        return False
+    return (Path(run.outputs_path) / "result" / "checkpoint.npz").is_file()
 
 
 def _local_path(value: str) -> str:

@@ -6,12 +6,17 @@ under ``leafctl/evolve/<hash>/`` and is the job's ``data`` input; results land i
 The environment is a CUDA base image plus a conda file with CuPy. ``--dry-run`` builds the same job as
 ``az ml`` command-job YAML, offline: nothing is uploaded or submitted.
 
-    python -m leafctl.esp.job config.toml ${{outputs.result}} --set data=${{inputs.data}} --set device=gpu
+    python -m leafctl.esp.job config.toml ${{outputs.result}} --data ${{inputs.data}} --set device=gpu
+
+Azure ML pastes the mounted paths into that line itself, unquoted, and runs it with a shell; so leafctl
+pastes nothing in, and uploads the data under a name that is plain letters (``data.csv`` when the
+user's file name is not), which keeps a hostile file name from becoming shell code on the cluster.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -37,7 +42,8 @@ CONDA = {
     ],
 }
 COMMAND = (f"python -m leafctl.esp.job config.toml ${{{{outputs.{RESULT}}}}} "
-           f"--set data=${{{{inputs.data}}}} --set device=gpu")
+           f"--data ${{{{inputs.data}}}} --set device=gpu")
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "*.egg-info")
 
 
@@ -69,7 +75,7 @@ def snapshot_dir(cfg: Any) -> Path:
     from leafctl.profiles import data_home
 
     d = cfg.to_dict()
-    d["data"] = "data.csv"  # the job passes the real path: --set data=${{inputs.data}}
+    d["data"] = "data.csv"  # the job passes the real path: --data ${{inputs.data}}
     d["device"] = "gpu"
     config_text = tomli_w.dumps(d)
     with tempfile.TemporaryDirectory(prefix="leafctl-snap-") as tmp:
@@ -138,7 +144,9 @@ def data_uri(backend: Any, data: str) -> str:
         raise UsageError(f"data file {data!r} not found", "check --data or the config's data key")
     digest = hashlib.sha256(p.read_bytes()).hexdigest()[:32]
     ds = backend._default_datastore_name()
-    return backend.upload(p, f"leafctl/evolve/{digest}/", datastore=ds).uri
+    # The mounted path ends in this name and Azure ML pastes it into the command raw: no shell characters.
+    name = p.name if _PLAIN_NAME.match(p.name) else "data.csv"
+    return backend.upload(p, f"leafctl/evolve/{digest}/{name}", datastore=ds).uri
 
 
 def submit_remote_evolve(config: Any, compute: str | None = None, experiment: str | None = None,

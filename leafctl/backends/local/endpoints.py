@@ -14,7 +14,7 @@ from pathlib import Path
 
 from leafctl import specs
 from leafctl.backends.base import Endpoint, JobSpec, Run
-from leafctl.backends.common import check_name, now_iso
+from leafctl.backends.common import check_name, inside, now_iso
 from leafctl.errors import Conflict, NotFound
 
 _SCHEMA = """
@@ -70,10 +70,13 @@ class EndpointOps:
         ep = self.get_endpoint(name)
         model_name, version = specs.parse_model_ref(ep.model or "")
         model = self.get_model(model_name, version)
-        command = (f"{shlex.quote(sys.executable)} -m leafctl.backends.local.batch_score "
-                   f"{shlex.quote(str(model.path))} \"${{{{inputs.data}}}}\" \"${{{{outputs.predictions}}}}\"")
+        # The model's folder comes from a registry row: checked to lie in the workspace before the scorer reads it.
+        model_dir = inside(model.path or "", self.ws, f"model {model.name}:{model.version}")
+        # Run without a shell: the input path is the user's (a file may be named `x$(touch P).csv`).
+        argv = [sys.executable, "-m", "leafctl.backends.local.batch_score", str(model_dir),
+                "${{inputs.data}}", "${{outputs.predictions}}"]
         spec = JobSpec(
-            command=command, inputs={"data": input},
+            command=shlex.join(argv), argv=argv, inputs={"data": input},
             outputs={"predictions": str(output) if output is not None else None},
             compute=ep.compute, experiment=name, display_name=f"{name} batch scoring", kind="batch",
             tags={"endpoint": name, "model": ep.model or ""},

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -62,7 +63,12 @@ class RunOps:
         rdir = runstate.run_dir(ws, run_id)
         outputs = {name: str(rdir / "outputs" / name) for name in spec.outputs}
         values = {f"inputs.{k}": v for k, v in inputs.items()} | {f"outputs.{k}": v for k, v in outputs.items()}
-        command = specs.substitute(spec.command, values)
+        if spec.argv:  # leafctl's own job: run without a shell, shown quoted
+            argv = specs.substitute_argv(spec.argv, values)
+            command = shlex.join(argv)
+        else:  # the user's command, for bash -c: every value quoted for where it stands
+            argv = None
+            command = specs.substitute(spec.command, values)
 
         try:
             (rdir / "logs").mkdir(parents=True)
@@ -76,7 +82,7 @@ class RunOps:
 
         record = {"inputs": dict(spec.inputs), "resolved_inputs": inputs, "outputs": outputs, "destinations": dests,
                   "tags": dict(spec.tags), "env_vars": dict(spec.env_vars), "environment": spec.environment,
-                  "command_template": spec.command}
+                  "command_template": spec.command, **({"argv": argv} if argv else {})}
         # Take the supervisor lock before the row exists and hand the open file to the supervisor: at no
         # moment can a reader see a Queued run without a lock holder and call it dead.
         lock_fd = os.open(runstate.lock_path(ws, run_id), os.O_RDWR | os.O_CREAT, 0o600)
@@ -263,15 +269,23 @@ class RunOps:
         return run
 
     def download_run(self, run_id: str, dest: Path, output: str | None = None) -> Path:
+        from leafctl.backends.common import copy_into, dest_file, inside, plan_tree
+
         run = self.get_run(run_id)
-        root = Path(run.outputs_path or "")
         names = sorted(run.outputs) if output is None else [output]
         if output is not None and output not in run.outputs:
             raise NotFound(f"run {run_id} has no output {output!r}", f"its outputs: {', '.join(sorted(run.outputs)) or 'none'}")
+        # Paths read back from the registry are checked before use (exit 1 for a corrupt or edited row): the
+        # outputs folder lies in the workspace, and an output name (a key of the stored spec) inside it.
+        root = inside(run.outputs_path or "", self.ws, f"the outputs of run {run_id}")
+        srcs = {name: inside(root / name, root, f"output {name!r} of run {run_id}") for name in names}
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            src = root / name
-            if src.is_dir():
-                shutil.copytree(src, dest / name, dirs_exist_ok=True)
+        # Every file of every output is checked before the first is written: never through a symlink in dest.
+        plans = {name: plan_tree(src, dest, name, within=self.ws) for name, src in srcs.items() if src.is_dir()}
+        for name, plan in plans.items():
+            if not plan:
+                dest_file(dest, name).mkdir(parents=True, exist_ok=True)  # an empty output is an empty folder
+            for rel, p in plan:
+                copy_into(p, dest, rel)
         return dest

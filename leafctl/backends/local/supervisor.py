@@ -1,11 +1,11 @@
 """The detached process that supervises one local run: ``python -m leafctl.backends.local.supervisor WS RUN_ID``.
 
 Life: hold the run's lock (inherited from the submitter, see ``runstate``) -> wait for a free slot on
-the run's compute -> mark Running -> run the command with ``bash -c`` in the snapshot, output to
-``logs/std_log.txt`` -> record exit code and Completed | Failed | Canceled. SIGTERM (``run cancel``)
-stops the command's whole process group. Slots are claimed inside one write transaction that counts
-the compute's Running runs, so concurrent supervisors never exceed ``max_nodes``; Queued runs start in
-submission order.
+the run's compute -> mark Running -> run the command in the snapshot (leafctl's own jobs as an argv,
+without a shell; a user's command with ``bash -c``), output to ``logs/std_log.txt`` -> record exit code
+and Completed | Failed | Canceled. SIGTERM (``run cancel``) stops the command's whole process group.
+Slots are claimed inside one write transaction that counts the compute's Running runs, so concurrent
+supervisors never exceed ``max_nodes``; Queued runs start in submission order.
 """
 
 from __future__ import annotations
@@ -153,8 +153,11 @@ class Supervisor:
             return
         with open(self.rdir / "logs" / "std_log.txt", "ab", buffering=0) as log:
             try:
+                # leafctl's own jobs carry an argv and need no shell; a user's command is bash -c, with
+                # every substituted value already quoted (runs from before argv existed have none).
+                argv = spec.get("argv") or ["bash", "-c", row["command"]]
                 self.child = subprocess.Popen(
-                    ["bash", "-c", row["command"]], cwd=str(self.rdir / "snapshot"), env=self.environ(row, spec),
+                    argv, cwd=str(self.rdir / "snapshot"), env=self.environ(row, spec),
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     start_new_session=True,  # its own process group, so cancel reaches every descendant
                 )
