@@ -99,11 +99,21 @@ def upload(
     path: Annotated[str | None, typer.Option("--path", help="Destination in the datastore (default: profile data_path, "
                                                             "else the source's name).")] = None,
     datastore: DatastoreOpt = None,
+    follow_links: Annotated[bool, typer.Option("--follow-links", help="Upload what symlinks inside the folder point at "
+                                                                      "(default: leave links out, with a warning).")] = False,
 ) -> None:
-    """Upload a file or folder; files whose MD5 is unchanged are skipped."""
+    """Upload a file or folder; files whose MD5 is unchanged are skipped. Symlinks inside a folder are left
+    out (one warning names them) unless --follow-links is given."""
     dest = path if path is not None else settings().get("data_path", "")
     with progress(f"upload {src.name}") as bar:
-        emit(backend().upload(src, dest, datastore=datastore, progress=bar))
+        result = backend().upload(src, dest, datastore=datastore, progress=bar, follow_links=follow_links)
+    if result.links_skipped:
+        # A link may point anywhere (a key file, a home folder): never uploaded unless asked for.
+        shown = ", ".join(result.links_skipped[:20]) + (f" and {len(result.links_skipped) - 20} more"
+                                                       if len(result.links_skipped) > 20 else "")
+        info(f"warning: skipped {len(result.links_skipped)} symlink(s) in {src}: {shown} "
+             "— pass --follow-links to upload what they point at")
+    emit(result)
 
 
 @app.command()

@@ -71,7 +71,7 @@ def download(
     output_path: Annotated[Path | None, typer.Option("--output-path", help="Folder to write into (default: ./NAME).")] = None,
 ) -> None:
     """Download a model's files plus metadata.json (name, version, tags, metrics)."""
-    from leafctl.backends.common import pick_best, write_metadata
+    from leafctl.backends.common import dest_file, pick_best, write_metadata
 
     if version and best:
         raise UsageError("give --version or --best, not both", "--best TAG picks the version for you")
@@ -82,6 +82,7 @@ def download(
     b = backend()
     model = pick_best(b.list_models(name) or [b.get_model(name)], best, lowest) if best else b.get_model(name, version)
     dest = output_path if output_path is not None else Path(name)
+    dest_file(dest, "metadata.json")  # a symlink planted there is refused before any model file is written
     b.download_model(name, model.version, dest)
     write_metadata(dest, model)
     info(f"downloaded {name}:{model.version} to {dest}")

@@ -366,9 +366,13 @@ class JobOps:
         return found
 
     def download_run(self, run_id: str, dest: Path, output: str | None = None) -> Path:
+        from leafctl.backends.common import dest_file
+
         locations = self._output_locations(run_id, output)
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
+        for name in locations:  # DIR/<output> is written below DIR: never a symlink placed there, never '..'
+            dest_file(dest, name)
         for name, where in locations.items():
             try:
                 self.download(where[1], dest / name, datastore=where[0])

@@ -52,6 +52,10 @@ class StorageOps:
     def _blob_credential(self, ds: Any) -> Any:
         creds = getattr(ds, "credentials", None)
         kind = type(creds).__name__
+        from leafctl import redact
+
+        for attr in ("account_key", "sas_token", "client_secret"):  # fetched from the service: mask them too
+            redact.remember(getattr(creds, attr, None))
         if kind == "AccountKeyConfiguration" and getattr(creds, "account_key", None):
             return {"account_name": ds.account_name, "account_key": creds.account_key}
         if kind == "SasTokenConfiguration" and getattr(creds, "sas_token", None):
@@ -91,7 +95,8 @@ class StorageOps:
         name, cc = self.container(datastore)
         return name, cc, clean_store_path(path)
 
-    def upload(self, src: Path, dest: str, datastore: str | None = None, progress: Progress | None = None) -> TransferResult:
+    def upload(self, src: Path, dest: str, datastore: str | None = None, progress: Progress | None = None,
+               follow_links: bool = False) -> TransferResult:
         from leafctl.backends.azure import transfer
 
         src = Path(src).expanduser()
@@ -100,14 +105,15 @@ class StorageOps:
         name, cc, rel = self._locate(dest or "", datastore)
         if (dest or "").endswith("/") and rel:
             rel += "/"
+        links: list[str] = []  # symlinks in a folder: left out and reported, as on the local backend
         try:
-            rel, items = transfer.plan_upload(src, rel, lambda: transfer.is_folder(cc, rel))
+            rel, items = transfer.plan_upload(src, rel, lambda: transfer.is_folder(cc, rel), links, follow_links)
         except Exception as e:
             raise transfer.storage_error(e, cc, "upload failed") from e
         prefix = rel if len(items) == 1 and not src.is_dir() else rel + "/"
         counts = transfer.upload_items(cc, items, prefix, progress, f"upload {src.name}")
         return TransferResult(datastore=name, path=rel, uri=format_uri(name, rel), files=counts.files,
-                              skipped=counts.skipped, bytes=counts.bytes)
+                              skipped=counts.skipped, bytes=counts.bytes, links_skipped=links)
 
     def download(self, path: str, dest: Path, datastore: str | None = None, progress: Progress | None = None) -> TransferResult:
         from leafctl.backends.azure import transfer

@@ -3,8 +3,10 @@
 - Many files go through a thread pool sharing one HTTP connection pool; a big file is cut into blocks
   uploaded in parallel (``max_concurrency``). Every upload sets Content-MD5 (block uploads do not compute
   it), so a re-upload compares the local MD5 with the blob's and skips unchanged files.
-- Downloads check every blob name before writing anything (``../x`` and absolute names are refused) and
-  write each file atomically (temp file + rename).
+- Downloads check every blob name before writing anything (``../x``, absolute names and names reaching
+  through a symlink in the destination are refused) and write each file atomically, never through a
+  symlink (``common.open_dest``: the same rule as the local backend's downloads).
+- Folder uploads leave symlinks out (``walk_files(links=...)``) unless asked to follow them.
 - One pinned storage API version that both Azure and the Azurite emulator accept.
 - A failure is one LeafctlError line that names the endpoint, never a credential.
 
@@ -17,7 +19,6 @@ import hashlib
 import mimetypes
 import os
 import re
-import tempfile
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from leafctl.backends.base import FileEntry, NullProgress, Progress
-from leafctl.backends.common import safe_join, walk_files
+from leafctl.backends.common import dest_file, open_dest, walk_files
 from leafctl.errors import AuthError, LeafctlError, NotFound, OperationFailed, UsageError
 
 # Azurite 3.37 accepts up to 2026-06-06; azure-storage-blob 12.31 defaults to a newer one it rejects.
@@ -190,12 +191,15 @@ def is_folder(cc: Any, path: str) -> bool:
     return False
 
 
-def plan_upload(src: Path, rel: str, dest_is_folder: Callable[[], bool]) -> tuple[str, list[Item]]:
+def plan_upload(src: Path, rel: str, dest_is_folder: Callable[[], bool], links: list[str] | None = None,
+                follow_links: bool = False) -> tuple[str, list[Item]]:
     """(destination path, items): a folder's files go under ``rel`` (or the folder's name when ``rel`` is
-    empty); a file goes to ``rel``, or into it when ``rel`` is empty, ends in '/' or is a folder."""
+    empty); a file goes to ``rel``, or into it when ``rel`` is empty, ends in '/' or is a folder.
+    Symlinks inside a folder: as ``walk_files`` (left out and named in ``links``, or followed)."""
     if src.is_dir():
         rel = rel.rstrip("/") or src.name
-        return rel, [Item(f"{rel}/{name}", p, p.stat().st_size) for name, p in walk_files(src)]
+        files = walk_files(src, links=links, follow_links=follow_links)
+        return rel, [Item(f"{rel}/{name}", p, p.stat().st_size) for name, p in files]
     if not rel or rel.endswith("/") or dest_is_folder():
         rel = f"{rel.rstrip('/')}/{src.name}".lstrip("/")
     return rel, [Item(rel, src, src.stat().st_size)]
@@ -325,24 +329,22 @@ def download_blobs(cc: Any, blobs: list[Any], base: str, dest: Path, progress: P
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     # Check every name before writing anything: one unsafe name and nothing is written.
-    plan = [(b, safe_join(dest, b.name[len(base):])) for b in blobs if not is_dir_marker(b)]
+    plan = [(b, b.name[len(base):], dest_file(dest, b.name[len(base):])) for b in blobs if not is_dir_marker(b)]
     counts = Counts()
     lock = threading.Lock()
     safe = _SafeProgress(progress)
-    progress.start(sum(b.size for b, _ in plan), description)
+    progress.start(sum(b.size for b, _, _ in plan), description)
 
-    def one(job: tuple[Any, Path]) -> None:
-        blob, target = job
+    def one(job: tuple[Any, str, Path]) -> None:
+        blob, name, target = job
         md5 = blob.content_settings.content_md5 if blob.content_settings else None
         if md5 and target.is_file() and target.stat().st_size == blob.size and md5_of(target) == bytes(md5):
             with lock:
                 counts.skipped += 1
             safe.advance(blob.size)
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
-            with os.fdopen(fd, "wb") as f:
+            with open_dest(dest, name) as f:
                 done = [0]
 
                 def hook(current: int, total: int | None) -> None:
@@ -353,12 +355,7 @@ def download_blobs(cc: Any, blobs: list[Any], base: str, dest: Path, progress: P
                     max_concurrency=BLOCK_WORKERS if blob.size > SMALL else 1, progress_hook=hook)
                 stream.readinto(f)
                 safe.advance(blob.size - done[0])
-            os.replace(tmp, target)
-        except Exception as e:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+        except Exception as e:  # open_dest removed its temp file; a LeafctlError (a link refused) passes through
             raise storage_error(e, cc, f"download of {blob.name} failed") from e
         with lock:
             counts.files += 1
