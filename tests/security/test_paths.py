@@ -230,3 +230,24 @@ def test_endpoint_invoke_refuses_a_model_path_outside_the_workspace(exe, leaf_en
     r = exe("endpoint", "invoke", "ep", "--input", str(data))
     assert_error(r, 1, "outside", "model mm:1")
     assert exe("run", "list", "-o", "json").json() == []  # refused before any run was queued
+
+
+def test_run_output_destination_never_written_through_a_symlink(exe, leaf_env):
+    """`run submit --output out=DEST` copies the output into DEST when the run ends: a link that sits in
+    DEST is refused (the run fails, saying so), never written through."""
+    canary = _canary(leaf_env)
+    dest = leaf_env / "dest"
+    dest.mkdir()
+    (dest / "sub").symlink_to(canary)
+    before = _snapshot(canary)
+    r = exe("run", "submit", "--command", "mkdir -p ${{outputs.out}}/sub && echo evil > ${{outputs.out}}/sub/keep.txt",
+            "--output", f"out={dest}", "--wait", "-o", "json")
+    assert r.code == 1, r
+    assert "symlink" in r.stderr.lower(), r
+    assert _snapshot(canary) == before
+    # Without the link, the same run completes and the copy lands in DEST.
+    (dest / "sub").unlink()
+    r = exe("run", "submit", "--command", "mkdir -p ${{outputs.out}}/sub && echo ok > ${{outputs.out}}/sub/keep.txt",
+            "--output", f"out={dest}", "--wait", "-o", "json")
+    assert r.code == 0, r
+    assert (dest / "sub" / "keep.txt").read_text() == "ok\n"

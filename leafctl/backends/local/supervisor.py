@@ -14,7 +14,6 @@ import argparse
 import fcntl
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -197,11 +196,16 @@ class Supervisor:
         return rc if rc >= 0 else 128 - rc
 
     def _copy_destinations(self, spec: dict) -> str | None:
+        # The same destination rule as every download: nothing is written through a symlink that sits
+        # in DEST, and nothing lands outside it.
+        from leafctl.backends.common import copy_tree_into
+        from leafctl.errors import LeafctlError
+
         for name, dest in spec.get("destinations", {}).items():
             try:
-                shutil.copytree(spec["outputs"][name], dest, dirs_exist_ok=True)
-            except OSError as e:
-                return f"could not copy output {name!r} to {dest}: {e}"
+                copy_tree_into(Path(spec["outputs"][name]), Path(dest))
+            except (OSError, LeafctlError) as e:
+                return f"could not copy output {name!r} to {dest}: {getattr(e, 'what', e)}"
         return None
 
     def main(self) -> int:
