@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from leafctl.backends.base import DataAsset, Datastore, DatastoreSpec, FileEntry, NullProgress, Progress, TransferResult
-from leafctl.backends.common import (atomic_copy, check_name, clean_store_path, credential_kind, format_uri, md5_file, next_version,
-                                     now_iso, parse_uri, safe_join, version_key, walk_files)
+from leafctl.backends.common import (atomic_copy, check_name, check_version, clean_store_path, copy_into, credential_kind, dest_file, format_uri,
+                                     md5_file, next_version, now_iso, parse_uri, safe_join, version_key, walk_files)
 from leafctl.backends.local.registry import Registry
 from leafctl.backends.local.workspaces import DEFAULT_DATASTORE
 from leafctl.errors import Conflict, NotFound, UsageError
@@ -51,9 +51,12 @@ def _check_type(path: str, want: str | None, target: Path) -> str:
     return detected
 
 
-def _copy(src: Path, target: Path, progress: Progress) -> int:
-    """One atomic file copy; a file standing where a folder must go is reported, not a traceback."""
+def _copy(src: Path, target: Path, progress: Progress, dest_root: Path | None = None, name: str = "") -> int:
+    """One atomic file copy; a file standing where a folder must go is reported, not a traceback.
+    A download gives ``dest_root`` and ``name``: it goes through ``copy_into``, never through a symlink."""
     try:
+        if dest_root is not None:
+            return copy_into(src, dest_root, name, on_chunk=progress.advance)
         return atomic_copy(src, target, on_chunk=progress.advance)
     except (NotADirectoryError, FileExistsError, IsADirectoryError) as e:
         raise Conflict(f"cannot write {target}: {e.strerror or e}", "a file or folder of that name is in the way") from None
@@ -150,25 +153,28 @@ class DataOps:
 
     # --- transfers ----------------------------------------------------------------------------
 
-    def upload(self, src: Path, dest: str, datastore: str | None = None, progress: Progress | None = None) -> TransferResult:
+    def upload(self, src: Path, dest: str, datastore: str | None = None, progress: Progress | None = None,
+               follow_links: bool = False) -> TransferResult:
         """Copy a file or a folder into a datastore; files whose MD5 is unchanged are skipped.
 
         A file goes to ``dest`` (or into it when ``dest`` is empty, ends in '/' or is a folder);
         a folder's contents go under ``dest`` (or under the folder's name when ``dest`` is empty).
+        Symlinks inside a folder are left out and named in ``links_skipped``, unless ``follow_links``.
         """
         progress = progress or NullProgress()
         src = Path(src).expanduser()
         if not src.exists():
             raise NotFound(f"local path {str(src)!r} does not exist", "check the path")
         ds, root, rel = self._locate(dest or "", datastore)
+        links: list[str] = []
         if src.is_dir():
             rel = rel or src.name
-            plan = [(f"{rel}/{name}", p) for name, p in walk_files(src)]
+            plan = [(f"{rel}/{name}", p) for name, p in walk_files(src, links=links, follow_links=follow_links)]
         else:
             if not rel or dest.endswith("/") or (root / rel).is_dir():
                 rel = f"{rel}/{src.name}".lstrip("/")
             plan = [(rel, src)]
-        result = TransferResult(datastore=ds.name, path=rel, uri=format_uri(ds.name, rel))
+        result = TransferResult(datastore=ds.name, path=rel, uri=format_uri(ds.name, rel), links_skipped=links)
         progress.start(sum(p.stat().st_size for _, p in plan), f"upload {src.name}")
         for name, p in plan:
             target = safe_join(root, name)
@@ -209,11 +215,11 @@ class DataOps:
             if resolved != base and base not in resolved.parents:
                 raise UsageError(f"refusing {name!r}: it is a symlink to a file outside datastore {ds.name!r}",
                                  "remove that link from the datastore")
-            plan.append((safe_join(dest, name), stored))
+            plan.append((dest_file(dest, name), name, stored))  # the one rule for every download (exit 2)
         result = TransferResult(datastore=ds.name, path=str(dest), uri=str(dest))
-        progress.start(sum(s.stat().st_size for _, s in plan), f"download {rel or ds.name}")
-        for target, stored in plan:
-            result.bytes += _copy(stored, target, progress)
+        progress.start(sum(s.stat().st_size for _, _, s in plan), f"download {rel or ds.name}")
+        for target, name, stored in plan:
+            result.bytes += _copy(stored, target, progress, dest, name)
             result.files += 1
         progress.finish()
         return result
@@ -261,8 +267,8 @@ class DataOps:
         check_name("data asset", name)
         if type is not None and type not in ASSET_TYPES:
             raise UsageError(f"data asset type must be one of {', '.join(ASSET_TYPES)}, got {type!r}", "or leave --type out to detect it")
-        if version is not None and (not version or not str(version).replace(".", "").replace("-", "").isalnum()):
-            raise UsageError(f"invalid version {version!r}", "use e.g. --version 3")
+        if version is not None:
+            check_version("data asset", str(version))
         uri, detected = self._asset_target(path, type)
         asset = DataAsset(name=name, version="", path=uri, type=type or detected or "uri_folder", description=description,
                           tags=dict(tags or {}), created_at=now_iso())

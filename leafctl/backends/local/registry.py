@@ -3,6 +3,9 @@
 Every write is one ``BEGIN IMMEDIATE`` transaction, so parallel leafctl processes serialise on the
 write lock instead of racing: a version number read and the row that claims it are written in the
 same transaction, and no version is lost or duplicated.
+
+A registry file SQLite cannot read ("file is not a database", a malformed image) is an OperationFailed
+naming what to do, never a traceback and never a reason to start a new registry over the workspace.
 """
 
 from __future__ import annotations
@@ -12,6 +15,20 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
+
+from leafctl.errors import OperationFailed
+
+
+def _unreadable(path: Path, e: sqlite3.DatabaseError) -> OperationFailed:
+    return OperationFailed(f"the workspace registry {path} is not a readable SQLite database ({e})",
+                           "restore registry.sqlite from a backup; the model, run and data files beside it are "
+                           "untouched, and leafctl will not start a new registry over them")
+
+
+def _corrupt(e: BaseException) -> bool:
+    # OperationalError (locked, busy, no such table) and IntegrityError are DatabaseError subclasses
+    # that mean something else; only the plain class (and its malformed-image message) is corruption.
+    return type(e) is sqlite3.DatabaseError or "malformed" in str(e)
 
 
 class Registry:
@@ -26,10 +43,16 @@ class Registry:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout = 60000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
+            try:
+                conn.execute("PRAGMA busy_timeout = 60000")
+                conn.execute("PRAGMA journal_mode = WAL")  # the first read of the file: corruption shows here
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA foreign_keys = ON")
+            except sqlite3.DatabaseError as e:
+                conn.close()
+                if _corrupt(e):
+                    raise _unreadable(self.path, e) from None
+                raise
             self._conn = conn
         return self._conn
 
@@ -49,14 +72,22 @@ class Registry:
             raise sqlite3.OperationalError(f"registry {self.path} stayed locked")
         try:
             yield conn
-        except BaseException:
+        except BaseException as e:
             conn.execute("ROLLBACK")
+            if isinstance(e, sqlite3.DatabaseError) and _corrupt(e):
+                raise _unreadable(self.path, e) from None
             raise
         else:
             conn.execute("COMMIT")
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return list(self._connect().execute(sql, args))
+        conn = self._connect()
+        try:
+            return list(conn.execute(sql, args))
+        except sqlite3.DatabaseError as e:
+            if _corrupt(e):
+                raise _unreadable(self.path, e) from None
+            raise
 
     def one(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = self.query(sql, args)
@@ -71,6 +102,17 @@ class Registry:
                 if stmt.strip():
                     conn.execute(stmt)
         self._schemas.add(name)
+
+    def ensure_column(self, table: str, column: str, decl: str) -> None:
+        """Add a column that a newer leafctl needs to a table an older one created (once per process)."""
+        key = f"{table}.{column}"
+        if key in self._schemas:
+            return
+        if column not in {r["name"] for r in self.query(f"PRAGMA table_info({table})")}:
+            with self.tx() as conn:  # re-read under the write lock: another process may have added it
+                if column not in {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+        self._schemas.add(key)
 
     def close(self) -> None:
         if self._conn is not None:

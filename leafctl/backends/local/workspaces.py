@@ -3,22 +3,58 @@
 The workspace named ``default`` springs into existence on first use, so a fresh install works with
 no setup; any other workspace must be created first, so a typo in a profile is reported, not
 silently turned into a new empty workspace.
+
+Nor is a workspace whose registry is gone: a missing or 0-byte ``registry.sqlite`` beside models or runs
+(or a 0-byte one beside datastore files) is refused with OperationFailed, because a fresh registry would
+hand out version 1 again and overwrite the existing model files. A corrupt one is refused by Registry.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 from leafctl.backends.base import Workspace
 from leafctl.backends.common import check_name, now_iso
 from leafctl.backends.local.registry import Registry
-from leafctl.errors import Conflict, NotFound, UsageError
+from leafctl.errors import Conflict, LeafctlError, NotFound, OperationFailed, UsageError
 
 DEFAULT_WORKSPACE = "default"
 DEFAULT_DATASTORE = "workspaceblobstore"
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS workspace_meta (key TEXT PRIMARY KEY, value TEXT)"
+
+
+def _has_entries(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as it:
+            return any(True for _ in it)
+    except OSError:
+        return False
+
+
+def check_registry(root: Path) -> None:
+    """Refuse a workspace folder whose registry is missing or empty while it holds content.
+
+    Models and runs are only ever written after their registry rows, so content there without a
+    registry means the registry was lost. Datastore files count only beside a 0-byte registry: the
+    default datastore can be written to before the registry is first created.
+    """
+    reg = root / "registry.sqlite"
+    try:
+        size: int | None = reg.stat().st_size
+    except FileNotFoundError:
+        size = None
+    if size:
+        return  # SQLite itself tells a corrupt file apart (Registry raises OperationFailed)
+    if not (_has_entries(root / "models") or _has_entries(root / "runs")
+            or (size == 0 and _has_entries(root / "datastores" / DEFAULT_DATASTORE))):
+        return  # a new workspace, or one never used: creating its registry is right
+    state = "missing" if size is None else "empty (0 bytes)"
+    raise OperationFailed(f"the workspace registry {reg} is {state} but workspace {root.name!r} holds models, runs or data",
+                          "restore registry.sqlite from a backup; leafctl will not start a new registry over existing "
+                          "files (move the workspace folder away to start afresh)")
 
 
 class WorkspaceOps:
@@ -35,6 +71,7 @@ class WorkspaceOps:
     def _init_ws(self, name: str, location: str | None = None) -> Registry:
         """Create (or complete) a workspace's layout; safe to run concurrently and repeatedly."""
         root = self._ws_dir(name)
+        check_registry(root)
         try:
             for sub in (f"datastores/{DEFAULT_DATASTORE}", "runs", "models"):
                 (root / sub).mkdir(parents=True, exist_ok=True)
@@ -52,6 +89,7 @@ class WorkspaceOps:
 
     def open_workspace(self) -> Registry:
         name = check_name("workspace", self.workspace_name)
+        check_registry(self._ws_dir(name))
         if self._ws_exists(name):
             return Registry(self._ws_dir(name) / "registry.sqlite")
         if name == DEFAULT_WORKSPACE:
@@ -65,7 +103,7 @@ class WorkspaceOps:
         reg = Registry(self._ws_dir(name) / "registry.sqlite")
         try:  # read only: listing workspaces must not queue behind writers
             meta = {r["key"]: r["value"] for r in reg.query("SELECT key, value FROM workspace_meta")}
-        except sqlite3.OperationalError:
+        except (sqlite3.OperationalError, LeafctlError):  # no table yet, or an unreadable registry
             meta = {}
         finally:
             reg.close()
