@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from leafctl.errors import NotFound, UsageError
+from leafctl.errors import AuthError, NotFound, UsageError
 
 BACKENDS = ("local", "azure")
 AUTH_MODES = ("default", "cli", "managed-identity", "service-principal")
@@ -132,10 +132,7 @@ def check_value(key: str, value: Any, where: str = "") -> Any:
             )
         return value
     if key in INT_KEYS:
-        try:
-            n = int(value)
-        except (TypeError, ValueError):
-            raise UsageError(f"{key} must be a whole number{at}, got {value!r}", f"e.g. {key} = 2") from None
+        n = _integer(key, value, at)
         if n < 0:
             raise UsageError(f"{key} must be 0 or more{at}, got {n}", f"e.g. {key} = 2")
         return n
@@ -145,14 +142,29 @@ def check_value(key: str, value: Any, where: str = "") -> Any:
         raise UsageError(f"backend must be one of {', '.join(BACKENDS)}{at}, got {value!r}", "e.g. backend = \"local\"")
     if key == "auth" and value not in AUTH_MODES:
         raise UsageError(f"auth must be one of {', '.join(AUTH_MODES)}{at}, got {value!r}", "e.g. auth = \"default\"")
-    if key == "workspace" and not _WORKSPACE.match(value):  # it becomes a folder name locally
+    if key == "workspace" and not _WORKSPACE.fullmatch(value):  # it becomes a folder name locally
         raise UsageError(f"invalid workspace name {value!r}{at}", "use letters, digits, '-' and '_', starting with a letter or digit")
     return value
 
 
-def check_profile_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise UsageError(f"invalid profile name {name!r}", "use letters, digits, '-', '_' or '.', starting with a letter or digit")
+def _integer(key: str, value: Any, at: str) -> int:
+    """An int from TOML (int only: int() would turn 2.5 into 2 and true into 1) or from a variable or
+    flag (ASCII digits only: int() also takes "２" and "1_0")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+        return int(value)
+    shown = str(value).lower() if isinstance(value, bool) else str(value) if isinstance(value, (str, float)) else repr(value)
+    raise UsageError(f"{key} must be an integer{at}, got {shown}", f"e.g. {key} = 2")
+
+
+def check_profile_name(name: str, source: str = "") -> str:
+    """The one rule for profile names, wherever they come from (``config init``, --profile,
+    LEAFCTL_PROFILE, current_profile): a name that is a path, holds spaces, newlines or non-ASCII
+    letters is refused (exit 2) before it is looked up or written. ``source`` says where it came from."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        where = f" (from {source})" if source else ""
+        raise UsageError(f"invalid profile name {name!r}{where}", "use letters, digits, '-', '_' or '.', starting with a letter or digit")
     return name
 
 
@@ -225,10 +237,17 @@ class ConfigFile:
             return cls(path=path)
         except IsADirectoryError:
             raise UsageError(f"config file {path} is a directory", "point LEAFCTL_CONFIG at a file") from None
+        except PermissionError:  # the file, or a folder above it, may not be read by this user
+            raise AuthError(f"cannot read config file {path}: permission denied",
+                            "check the permissions of the file and its folder, or point LEAFCTL_CONFIG at another file") from None
+        except OSError as e:  # a name too long, a file where a folder should be, ...
+            raise UsageError(f"cannot read config file {path}: {e.strerror or e}", "point LEAFCTL_CONFIG at a readable file") from None
         try:
             doc = tomllib.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
             raise UsageError(f"{path} is not UTF-8 text", "fix or remove the file") from None
+        except RecursionError:  # tomllib recurses once per nested [ or {
+            raise UsageError(f"{path}: invalid TOML: nested too deeply", "fix the file, or move it away and run `leafctl config init`") from None
         except tomllib.TOMLDecodeError as e:
             msg = str(e)
             if "at end of document" in msg:
@@ -270,7 +289,9 @@ class ConfigFile:
                     for req in ("tenant_id", "client_id", "client_secret"):
                         if not keys.get(req):
                             out.append(f"profile {name!r} uses service-principal auth but has no {req}")
-        if self.current_profile and self.current_profile not in self.profiles and self.current_profile != "default":
+        if self.current_profile and not _NAME.fullmatch(self.current_profile):
+            out.append(f"invalid profile name {self.current_profile!r} (current_profile)")
+        elif self.current_profile and self.current_profile not in self.profiles and self.current_profile != "default":
             out.append(f"current_profile {self.current_profile!r} names no profile")
         return out
 
@@ -330,7 +351,15 @@ class Settings:
 
 
 def select_profile(flag: str | None, cf: ConfigFile) -> str:
-    return flag or os.environ.get("LEAFCTL_PROFILE") or cf.current_profile or "default"
+    """--profile > LEAFCTL_PROFILE > current_profile > "default", checked by the same name rule as
+    `config init`, whichever source it came from."""
+    if flag is not None:
+        return check_profile_name(flag, "--profile")
+    if os.environ.get("LEAFCTL_PROFILE"):
+        return check_profile_name(os.environ["LEAFCTL_PROFILE"], "LEAFCTL_PROFILE")
+    if cf.current_profile:
+        return check_profile_name(cf.current_profile, f"current_profile in {cf.path}")
+    return "default"
 
 
 def resolve(profile_flag: str | None = None, overrides: dict[str, Any] | None = None, config: ConfigFile | None = None) -> Settings:

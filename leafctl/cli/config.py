@@ -22,9 +22,9 @@ def _load():
 
 
 def _target(cf, name: str | None) -> str:
-    from leafctl.profiles import select_profile
+    from leafctl.profiles import check_profile_name, select_profile
 
-    return name or select_profile(state().profile, cf)
+    return check_profile_name(name) if name is not None else select_profile(state().profile, cf)
 
 
 @app.command()
@@ -91,7 +91,10 @@ def show(name: ProfileArg = None) -> None:
 def use(profile: Annotated[str, typer.Argument(help="Profile to make current.",
                                                autocompletion=lambda: __import__("leafctl.profiles").profiles.profile_names())]) -> None:
     """Make a profile the current one."""
+    from leafctl.profiles import check_profile_name
+
     cf = _load()
+    check_profile_name(profile)
     if profile not in cf.profiles and profile != "default":
         raise NotFound(f"profile {profile!r} not found in {cf.path}", "see `leafctl config list`")
     cf.current_profile = profile

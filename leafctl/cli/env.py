@@ -51,9 +51,11 @@ def create(
     if not env.name:
         raise UsageError("the environment has no name", "give NAME, or `name:` in the YAML")
     if dry_run:
-        from leafctl.backends.common import check_name
+        from leafctl.backends.common import check_name, check_version
 
         check_name("environment", env.name)
+        if env.version:
+            check_version("environment", str(env.version))
         if not env.image and not env.conda_file:
             raise UsageError(f"environment {env.name!r} needs an image or a conda file", "pass --image")
         emit({k: v for k, v in env.to_dict().items() if v not in (None, "")})

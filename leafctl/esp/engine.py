@@ -28,6 +28,20 @@ _MAX_COUNT = 2**31 - 1  # sizes index arrays; larger numbers cannot run (and ove
 SENSES = ("max", "min")
 
 
+def weight_problem(w: Any) -> str | None:
+    """What is wrong with an action_cost weight, or None. NaN, ±inf or a huge weight makes every
+    action_cost NaN or inf, and the run would "complete" with hypervolume 0."""
+    from leafctl.esp.data import MAX_MAGNITUDE  # noqa: PLC0415
+
+    if isinstance(w, bool) or not isinstance(w, (int, float)):
+        return None  # not a number at all: cost_table says so, naming the column
+    if w != w or w in (float("inf"), float("-inf")):
+        return f"must be a finite number, got {w}"
+    if abs(w) > MAX_MAGNITUDE:
+        return f"is too large ({w:g}; at most {MAX_MAGNITUDE:g})"
+    return None
+
+
 def _parse_objective(o: Any) -> tuple[str, str]:
     """``"revenue:max"``, ``["revenue", "max"]`` or ``{name = "revenue", sense = "max"}``."""
     if isinstance(o, str):
@@ -109,6 +123,12 @@ class EvolveConfig:
         for name in ("population", "generations", "hidden", "predictor_hidden", "contexts_sample", "checkpoint_every"):
             v = getattr(self, name)
             need(v <= _MAX_COUNT, f"{name} {v} is too large", f"use at most {_MAX_COUNT}")
+        for col, w in self.action_cost.items():
+            # A categorical action's weight is a {category: cost} table: each cost is checked.
+            pairs = [(f"{col}.{c}", x) for c, x in w.items()] if isinstance(w, Mapping) else [(col, w)]
+            for label, x in pairs:
+                problem = weight_problem(x)
+                need(problem is None, f"action_cost weight for {label!r} {problem}", f"e.g. action_cost.{col} = 2")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -192,6 +212,15 @@ def load_config(path: str | Path | None = None,
             base = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise UsageError(f"config file {p.name} is not valid TOML: {e}", "fix the file") from None
+        except UnicodeDecodeError as e:
+            raise UsageError(f"config file {p.name} is not UTF-8 (byte 0x{e.object[e.start]:02x} at offset {e.start})",
+                             "save it as UTF-8 and run again") from None
+        except RecursionError:  # tomllib recurses once per nested [ or {
+            raise UsageError(f"config file {p.name} is not valid TOML: nested too deeply", "fix the file") from None
+        except PermissionError:
+            from leafctl.errors import AuthError
+
+            raise AuthError(f"cannot read config file {str(p)!r}: permission denied", "check the file's permissions") from None
         base = dict(base.get("evolve", base))
         data = base.get("data")
         if isinstance(data, str) and data and not Path(data).is_absolute() and (p.parent / data).exists():
@@ -211,11 +240,22 @@ def dump_config(config: EvolveConfig, path: str | Path) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: the old file stays, and no half-written temp is left behind
+        _drop(tmp)
+        raise
+
+
+def _drop(tmp: Path) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -224,11 +264,15 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_savez(path: Path, **arrays: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _drop(tmp)
+        raise
 
 
 # ------------------------------------------------------------------ evolve

@@ -83,6 +83,11 @@ class AssetOps:
                           description: str | None = None, tags: dict[str, str] | None = None) -> DataAsset:
         from azure.ai.ml.entities import Data
 
+        from leafctl.backends.common import check_name, check_version
+
+        check_name("data asset", name)  # name and version go into the request URL
+        if version is not None:
+            check_version("data asset", str(version))
         src = fix_uri(path)
         if type is None:
             if Path(src).exists():
@@ -113,6 +118,12 @@ class AssetOps:
     def create_environment(self, env: Environment) -> Environment:
         from azure.ai.ml.entities import Environment as AzEnvironment
 
+        from leafctl.backends.common import check_name, check_version
+
+        # Both end up in the request URL (.../environments/<name>/versions/<version>): checked here.
+        check_name("environment", env.name)
+        if env.version:
+            check_version("environment", str(env.version))
         if not env.image:
             raise UsageError("an Azure environment needs a docker image", "pass --image, e.g. mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04")
         conda: Any = None

@@ -6,7 +6,9 @@ managed-identity   ManagedIdentityCredential(client_id=profile client_id, for a 
 service-principal  ClientSecretCredential(tenant_id, client_id, the secret behind client_secret = "env:NAME")
 
 Sign-in failures surface at the first request as ClientAuthenticationError / CredentialUnavailableError;
-``leafctl.backends.azure.errors`` turns them into one AuthError line (exit 4) naming the mode and the fix.
+``leafctl.backends.azure.errors`` turns them into one AuthError line (exit 4) naming the mode and the fix,
+except when the sign-in service could not be reached at all (DNS, refused, proxy down): that is exit 1,
+"cannot reach Azure (<host>)", since no tenant or secret setting would fix it.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Map azure-core / azure-ai-ml exceptions onto leafctl's errors (one line, a documented exit code).
 
+A connection that never got an answer (DNS, refused, timed out, proxy down; azure-identity wraps these in
+ClientAuthenticationError) -> OperationFailed (exit 1) "cannot reach Azure (<host>)", checked first;
 ClientAuthenticationError (incl. azure-identity's CredentialUnavailableError) and HTTP 401/403 -> AuthError
 (exit 4); ResourceNotFoundError / 404 -> NotFound (3); ResourceExistsError / 409 -> Conflict (5); any other
 HttpResponseError -> OperationFailed (1); azure-ai-ml's ValidationException and marshmallow errors ->
@@ -87,6 +89,10 @@ def translate(e: BaseException, auth: str = "default") -> LeafctlError | None:
         from azure.core import exceptions as ce
     except ImportError:  # pragma: no cover
         return None
+    # Before the sign-in mapping: azure-identity wraps "no route / DNS / proxy down" in a
+    # ClientAuthenticationError, and "check tenant_id" would send people after the wrong problem.
+    if _status(e) is None and (unreachable := _unreachable(e, auth)) is not None:
+        return unreachable
     if isinstance(e, ce.ClientAuthenticationError) and _status(e) not in (403,):
         if _status(e) == 401:
             return AuthError(f"Azure rejected the credential (HTTP 401): {_service_message(e)}", AUTH_HINTS.get(auth))
@@ -139,6 +145,84 @@ def translate(e: BaseException, auth: str = "default") -> LeafctlError | None:
     if isinstance(e, ValidationError):
         return UsageError(f"invalid spec: {_short(str(e.messages))}", "fix the listed fields")
     return None
+
+
+def _linked(e: BaseException) -> list[BaseException]:
+    """``e`` and every exception wrapped inside it: causes and contexts, azure-core's
+    ``inner_exception``, and what requests/urllib3 keep in ``args``, ``reason`` and ``original_error``."""
+    out: list[BaseException] = []
+    todo: list[Any] = [e]
+    seen: set[int] = set()
+    while todo and len(out) < 64:
+        cur = todo.pop(0)
+        if not isinstance(cur, BaseException) or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        out.append(cur)
+        todo += [cur.__cause__, cur.__context__, getattr(cur, "inner_exception", None),
+                 getattr(cur, "reason", None), getattr(cur, "original_error", None), *cur.args]
+    return out
+
+
+def _unreachable(e: BaseException, auth: str = "default") -> OperationFailed | None:
+    """OperationFailed "cannot reach Azure (<host>)" when a connection never got an answer (DNS, refused,
+    timed out, unroutable, proxy down) anywhere in ``e``'s chain; None otherwise. Names only host
+    names: URLs carry tenant ids, and proxy URLs can carry a password."""
+    import os
+    import socket
+    from urllib.parse import urlsplit
+
+    from azure.core.exceptions import ServiceRequestError
+
+    network: list[type] = [ServiceRequestError, socket.gaierror, ConnectionRefusedError]
+    proxy_types: list[type] = []
+    try:
+        import requests.exceptions as rq
+
+        network.append(rq.ConnectionError)
+        proxy_types.append(rq.ProxyError)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import urllib3.exceptions as u3
+
+        network += [u3.NewConnectionError, u3.ConnectTimeoutError]
+        proxy_types.append(u3.ProxyError)
+    except ImportError:  # pragma: no cover
+        pass
+    chain = _linked(e)
+    if not any(isinstance(x, tuple(network)) for x in chain):
+        return None
+    # "Unavailable" is azure-identity's verdict that a way of signing in does not apply here (e.g.
+    # no managed identity endpoint off Azure): a sign-in problem, whatever connection failed inside it.
+    if any(type(x).__name__ == "CredentialUnavailableError" for x in chain):
+        return None
+    failed = None  # the host whose connection failed: the Azure host itself, or the proxy
+    for x in chain:
+        conn = getattr(x, "conn", None) or getattr(x, "pool", None)
+        if getattr(conn, "host", None):
+            failed = f"{conn.host}:{conn.port}" if getattr(conn, "port", None) else conn.host
+            break
+    via_proxy = any(isinstance(x, tuple(proxy_types)) for x in chain)
+    if not via_proxy:
+        where = failed.removesuffix(":443") if failed else "its endpoint"
+    else:
+        # A proxy error does not say which host was asked for; a sign-in asks the authority host.
+        signing_in = any(type(x).__name__ == "ClientAuthenticationError" for x in chain) and auth != "managed-identity"
+        authority = urlsplit(os.environ.get("AZURE_AUTHORITY_HOST") or "https://login.microsoftonline.com")
+        target = (authority.hostname or authority.path) if signing_in else None
+        where = " ".join(p for p in (target, f"through proxy {failed}" if failed else "through the proxy") if p)
+    if any(isinstance(x, socket.gaierror) for x in chain) or "failed to resolve" in " ".join(map(str, chain)).lower():
+        name = (failed or "").rsplit(":", 1)[0]
+        reason = f"cannot resolve {name}" if name else "a host name does not resolve"
+    elif any(isinstance(x, ConnectionRefusedError) for x in chain):
+        reason = "connection refused"
+    elif any("timed out" in str(x).lower() for x in chain):
+        reason = "the connection timed out"
+    else:
+        reason = "no connection"
+    return OperationFailed(f"cannot reach Azure ({where}): {reason}",
+                           "check the network or proxy" + (" (HTTPS_PROXY, NO_PROXY)" if via_proxy else ""))
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

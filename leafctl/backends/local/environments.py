@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from leafctl.backends.base import Environment
-from leafctl.backends.common import check_name, next_version, now_iso, version_key
+from leafctl.backends.common import check_name, check_version, next_version, now_iso, version_key
 from leafctl.backends.local.registry import Registry
 from leafctl.errors import Conflict, NotFound, UsageError
 
@@ -33,6 +33,8 @@ class EnvOps:
     def create_environment(self, env: Environment) -> Environment:
         """An empty version means "the next one"; an existing version is returned if identical, else Conflict."""
         check_name("environment", env.name)
+        if env.version:  # empty: the next one
+            check_version("environment", str(env.version))
         if not env.image and not env.conda_file:
             raise UsageError(f"environment {env.name!r} needs an image or a conda file", "pass --image, e.g. mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04")
         new = Environment(**env.to_dict())
