@@ -50,13 +50,15 @@ def emit(data: Any, columns: Sequence[str] | None = None) -> None:
 
 
 def info(msg: str) -> None:
-    """A progress or status line on stderr (never stdout: stdout is data)."""
-    typer.echo(msg, err=True)
+    """A progress or status line on stderr (never stdout: stdout is data); redacted like error lines."""
+    from leafctl.redact import redact
+
+    typer.echo(redact(msg), err=True)
 
 
 def verbose(msg: str) -> None:
     if state().verbose:
-        typer.echo(msg, err=True)
+        info(msg)
 
 
 _KV_EXAMPLES = {"--tag": "accuracy=0.93", "--input": "data=./data", "--env-var": "X=1", "--set": "workspace=default",

@@ -19,7 +19,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from leafctl import __version__
+from leafctl import __version__, redact
 from leafctl.cli import _state
 from leafctl.errors import LeafctlError
 from leafctl.output import FORMATS
@@ -42,6 +42,8 @@ def _store(name: str):
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         if value not in (None, False, 0, ()):
             setattr(_state.current(), name, value)
+            if name == "verbose" and value >= 2:
+                redact.enable_sdk_logging()
         return value
 
     return callback
@@ -200,34 +202,32 @@ class RootGroup(TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv
         _state.reset()
+        redact.reset()
         code = 0
         try:
             rv = super().main(args=argv, prog_name=prog_name or "leafctl", complete_var=complete_var,
                               standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else 0
             if code == 130:  # typer turns KeyboardInterrupt into Exit(130) silently
-                click.echo("error: interrupted — nothing more was done; run the command again to go on", err=True)
+                _say("error: interrupted — nothing more was done; run the command again to go on")
         except LeafctlError as e:
-            if debug:
-                import traceback
-
-                traceback.print_exc()
-            click.echo(e.line(), err=True)
+            _traceback(debug)
+            _say(e.line())
             code = e.exit_code
         except click.exceptions.NoSuchOption as e:
-            click.echo(_usage_line(e), err=True)
+            _say(_usage_line(e))
             code = 2
         except click.UsageError as e:
-            click.echo(_usage_line(e), err=True)
+            _say(_usage_line(e))
             code = 2
         except click.exceptions.Abort:  # Ctrl-C or Ctrl-D at a prompt
-            click.echo("error: aborted — nothing was changed", err=True)
+            _say("error: aborted — nothing was changed")
             code = 130
         except KeyboardInterrupt:
-            click.echo("error: interrupted", err=True)
+            _say("error: interrupted")
             code = 130
         except click.ClickException as e:
-            click.echo(f"error: {' '.join(e.format_message().split())}", err=True)
+            _say(f"error: {' '.join(e.format_message().split())}")
             code = e.exit_code
         except (BrokenPipeError, _StdoutClosed):
             _stdout_to_devnull()
@@ -240,16 +240,51 @@ class RootGroup(TyperGroup):
             else:
                 raise
         except Exception as e:
-            if debug:
-                import traceback
+            _traceback(debug)
+            # A disk, a permission, a file that is not UTF-8 ... is the user's to fix, not a bug:
+            # map it to its documented error. Only what is left over is "unexpected".
+            from leafctl.errors import from_exception
 
-                traceback.print_exc()
-            msg = " ".join(str(e).split()) or type(e).__name__
-            click.echo(f"error: unexpected {type(e).__name__}: {msg} — rerun with --debug for the traceback and report it", err=True)
-            code = 1
+            mapped = from_exception(e, registry=_registry_file(e))
+            if mapped is not None:
+                _say(mapped.line())
+                code = mapped.exit_code
+            else:
+                msg = " ".join(str(e).split()) or type(e).__name__
+                _say(f"error: unexpected {type(e).__name__}: {msg} — rerun with --debug for the traceback and report it")
+                code = 1
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _say(line: str) -> None:
+    """The one way an error line reaches stderr: redacted (a library message may quote a SAS URL)."""
+    click.echo(redact.redact(line), err=True)
+
+
+def _traceback(debug: bool) -> None:
+    """Under --debug: the traceback, chained exceptions included, redacted before it is printed."""
+    if debug:
+        import traceback
+
+        sys.stderr.write(redact.redact(traceback.format_exc()))
+        sys.stderr.flush()
+
+
+def _registry_file(e: BaseException) -> str | None:
+    """The SQLite file a DatabaseError came from: the Registry object on the failing call's stack
+    (sqlite3's own message never names the file)."""
+    if type(e).__module__ != "sqlite3":
+        return None
+    tb = e.__traceback__
+    found = None
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get("self")
+        if type(owner).__name__ == "Registry" and getattr(owner, "path", None):
+            found = str(owner.path)
+        tb = tb.tb_next
+    return found
 
 
 class _StdoutClosed(Exception):
@@ -276,7 +311,7 @@ def _usage_line(e: click.UsageError) -> str:
 
 
 def _warn(msg: str) -> None:
-    click.echo(f"warning: {msg}", err=True)
+    click.echo(redact.redact(f"warning: {msg}"), err=True)
 
 
 def _version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -309,7 +344,13 @@ def root(
         from leafctl.errors import UsageError
 
         raise UsageError(f"invalid output format {output!r}", f"use one of {', '.join(FORMATS)}")
+    if profile is not None:  # here, so commands that never read the settings refuse a bad name too
+        from leafctl.profiles import check_profile_name
+
+        check_profile_name(profile, "--profile")
     st.profile, st.output, st.query, st.verbose, st.debug = profile, output, query, verbose, debug
+    if verbose >= 2:  # -vv: the Azure SDK's own logs too (redacted)
+        redact.enable_sdk_logging()
 
 
 cli = typer.main.get_command(app)

@@ -19,11 +19,9 @@ def prescribe(
     output: Annotated[Path | None, typer.Option("--output", help="Write the CSV here instead of stdout.")] = None,
 ) -> None:
     """Write the input rows with the prescribed action columns (with `all`: one row per candidate and context)."""
-    import csv
-    import io
     import tempfile
 
-    from leafctl.esp.prescribe import prescribe as run_prescribe
+    from leafctl.esp.prescribe import prescribe_csv
 
     if not input.is_file():
         raise UsageError(f"contexts file {str(input)!r} not found", "pass --input contexts.csv")
@@ -43,17 +41,19 @@ def prescribe(
         except UsageError:  # it would name our temporary folder
             raise UsageError(f"model {m.name}:{m.version} is not an ESP model (no MLmodel from `run evolve`)",
                              "register an evolve run's model: leafctl model register NAME --run RUN_ID") from None
-        header, rows = run_prescribe(model_dir, input, candidate)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
+        text, n_rows = prescribe_csv(model_dir, input, candidate, label=f"{m.name}:{m.version}")
     if output is None:
-        sys.stdout.write(buf.getvalue())
+        raw = getattr(sys.stdout, "buffer", None)  # the CSV is UTF-8 bytes already: no re-encoding
+        if raw is None:
+            sys.stdout.write(text.decode("utf-8"))
+        else:
+            sys.stdout.flush()
+            raw.write(text)
+            raw.flush()
         return
     from leafctl.backends.common import atomic_write
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(output, buf.getvalue())
-    info(f"wrote {len(rows)} rows to {output}")
-    emit({"model": f"{m.name}:{m.version}", "candidate": candidate, "rows": len(rows), "output": str(output)})
+    atomic_write(output, text)
+    info(f"wrote {n_rows} rows to {output}")
+    emit({"model": f"{m.name}:{m.version}", "candidate": candidate, "rows": n_rows, "output": str(output)})

@@ -35,6 +35,10 @@ TEST_RETRY = {"retry_total": 3, "retry_backoff_factor": 0.0, "retry_backoff_max"
 
 def quiet_sdk(verbose: int = 0) -> None:
     """Keep azure-ai-ml's warnings and logs off stderr (unless -vv)."""
+    from leafctl import redact
+
+    if redact.sdk_logging_enabled():  # -vv was given: it wins over every caller's default
+        verbose = max(verbose, 2)
     level = logging.DEBUG if verbose >= 2 else logging.CRITICAL
     for name in QUIET_LOGGERS:
         logger = logging.getLogger(name)
@@ -46,6 +50,8 @@ def quiet_sdk(verbose: int = 0) -> None:
     for name, logger in list(logging.root.manager.loggerDict.items()):
         if isinstance(logger, logging.Logger) and name.startswith(QUIET_LOGGERS) and logger.level != logging.NOTSET:
             logger.setLevel(level)
+    if verbose >= 2:
+        redact.guard_handlers()  # the SDK's own stderr handlers print through the redaction too
     if verbose < 2:
         for mod in ("azure", "marshmallow", "msal", "opentelemetry", "pydash"):
             warnings.filterwarnings("ignore", module=mod)

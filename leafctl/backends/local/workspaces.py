@@ -44,7 +44,7 @@ def check_registry(root: Path) -> None:
     reg = root / "registry.sqlite"
     try:
         size: int | None = reg.stat().st_size
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no registry (a file above it: the mkdir reports that)
         size = None
     if size:
         return  # SQLite itself tells a corrupt file apart (Registry raises OperationFailed)
