@@ -16,26 +16,6 @@ COLUMNS = ["name", "type", "size", "min_nodes", "max_nodes", "tier", "state"]
 NameArg = Annotated[str, typer.Argument(help="Compute name.", autocompletion=complete_compute_names)]
 
 _TYPES = {"amlcompute": "cluster", "computeinstance": "instance", "cluster": "cluster", "instance": "instance"}
-_AZ_TYPES = {"cluster": "amlcompute", "instance": "computeinstance"}
-
-
-def _overrides(flags: dict[str, Any]) -> list[dict[str, Any]]:
-    """Flags as az ml compute YAML overrides (they win over -f; --set wins over them)."""
-    keys = {"name": "name", "type": "type", "size": "size", "min_nodes": "min_instances", "max_nodes": "max_instances",
-            "idle_seconds": "idle_time_before_scale_down", "tier": "tier"}
-    out = []
-    for field, value in flags.items():
-        if value is None or field not in keys:
-            continue
-        if field == "type":
-            value = _AZ_TYPES.get(value, value)
-        if field == "idle_seconds" and flags.get("type") == "instance":
-            out.append({"idle_time_before_shutdown_minutes": max(1, round(value / 60))})
-            continue
-        out.append({keys[field]: value})
-    return out
-
-
 def resolve_spec(name: str | None, file: str | None, flags: dict[str, Any], sets: list[str] | None):
     """Defaults (profile) < file < flags < --set, into a validated Compute record. A file or --set is read by
     azure-ai-ml's load_compute (imported only then); flags alone need no azure import."""
@@ -47,9 +27,11 @@ def resolve_spec(name: str | None, file: str | None, flags: dict[str, Any], sets
         raise UsageError(f"compute type must be cluster or instance (az ml: amlcompute or computeinstance), got {flags['type']!r}",
                          "e.g. --type cluster")
     if file or sets:
-        from leafctl.backends.azure.specs import compute_from_file
+        from leafctl.specs.compute import compute_from_file
 
-        fields, ignored = compute_from_file(file, sets, _overrides(flags))
+        from leafctl.specs.flags import compute_overrides
+
+        fields, ignored = compute_from_file(file, sets, compute_overrides(flags))
         for key in ignored:
             info(f"warning: {file or '--set'}: {key!r} does not apply to leafctl compute and is ignored")
     else:

@@ -53,7 +53,7 @@ def store_create(
     # Secrets are checked before anything else reads them, so a literal never reaches a loader or an error.
     credential_kind(DatastoreSpec(name="", account_key=account_key, sas_token=sas_token, client_secret=client_secret))
     if file or set_:
-        from leafctl.backends.azure.specs import datastore_from_file
+        from leafctl.specs.datastore import datastore_from_file
 
         spec = datastore_from_file(file, set_, flags)
     else:
@@ -152,7 +152,7 @@ def create(
     tags = parse_kv(tag)
     flags = dict(name=name, path=path, type=type_, version=version, description=description)
     if file or set_:
-        from leafctl.backends.azure.specs import data_from_file
+        from leafctl.specs.assets import data_from_file
 
         overrides = [{k: v} for k, v in flags.items() if v is not None] + [{f"tags.{k}": v} for k, v in tags.items()]
         spec = data_from_file(file, set_, overrides)

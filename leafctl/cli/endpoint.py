@@ -39,7 +39,7 @@ def create(
     from leafctl.specs import parse_model_ref
 
     if file or set_:
-        from leafctl.backends.azure.specs import endpoint_from_files
+        from leafctl.specs.endpoint import endpoint_from_files
 
         spec = endpoint_from_files(file or [], set_, name=name, model=model, compute=compute)
     else:

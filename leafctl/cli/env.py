@@ -40,7 +40,7 @@ def create(
     # A flag's conda file is relative to the working directory; its contents are stored, not its path.
     conda_text = _conda_text(conda_file) if conda_file is not None else None
     if file or set_:
-        from leafctl.backends.azure.specs import environment_from_file
+        from leafctl.specs.assets import environment_from_file
 
         env = environment_from_file(file, set_, [{k: v} for k, v in flags.items() if v is not None])
         env.conda_file = conda_text if conda_text is not None else env.conda_file

@@ -110,21 +110,6 @@ def _flags_spec(code, command, inputs, outputs, compute, experiment, env_vars, n
                    env_vars=parse_kv(env_vars, "--env-var"), tags=parse_kv(tags, "--tag"))
 
 
-def _overrides(spec: JobSpec) -> list[dict]:
-    """The flags as az ml command job YAML overrides: they win over -f, and --set wins over them."""
-    out: list[dict] = []
-    for key, value in (("command", spec.command), ("code", spec.code), ("compute", spec.compute),
-                       ("experiment_name", spec.experiment), ("display_name", spec.display_name),
-                       ("environment", spec.environment)):
-        if value:
-            out.append({key: value})
-    out += [{f"inputs.{k}": {"type": "uri_file" if Path(v).is_file() else "uri_folder", "path": v}} for k, v in spec.inputs.items()]
-    out += [{f"outputs.{k}": {"type": "uri_folder", **({"path": v} if v else {})}} for k, v in spec.outputs.items()]
-    out += [{f"environment_variables.{k}": v} for k, v in spec.env_vars.items()]
-    out += [{f"tags.{k}": v} for k, v in spec.tags.items()]
-    return out
-
-
 # -- commands ----------------------------------------------------------------------------------------
 
 @app.command()
@@ -149,9 +134,11 @@ def submit(
 
     spec = _flags_spec(code, command, input_, output, compute, experiment, env_var, name, tag, environment)
     if file or set_:  # read by azure-ai-ml's load_job; flags alone need no azure import
-        from leafctl.backends.azure.specs import job_from_file
+        from leafctl.specs.job import job_from_file
 
-        spec = job_from_file(file, set_, _overrides(spec))
+        from leafctl.specs.flags import job_overrides
+
+        spec = job_from_file(file, set_, job_overrides(spec))
     else:
         specs.check_command(spec)
     apply_defaults(spec)

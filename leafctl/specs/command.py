@@ -1,7 +1,7 @@
 """What leafctl adds to az ml v2 job and endpoint specs, on both backends: ``${{inputs.x}}`` checks and
 substitution, model references, and the --dry-run view of a job with secret-looking values hidden.
 
-YAML specs (``-f spec.yml``) are read by azure-ai-ml's own loaders in ``leafctl.backends.azure.specs``,
+YAML specs (``-f spec.yml``) are read by azure-ai-ml's own loaders in ``leafctl.specs.load``,
 which builds its records with these helpers; this module imports nothing heavy.
 """
 

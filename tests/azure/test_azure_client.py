@@ -34,7 +34,7 @@ def test_service_principal_reads_the_secret_from_env_at_use(monkeypatch):
 
 
 def test_importing_the_backend_imports_no_azure_module():
-    code = ("import sys, leafctl.backends.azure, leafctl.backends.azure.specs;"
+    code = ("import sys, leafctl.backends.azure, leafctl.specs.load, leafctl.specs.job;"
             "bad = [m for m in sys.modules if m == 'azure' or m.startswith('azure.')]; print(bad); sys.exit(1 if bad else 0)")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr

@@ -1,4 +1,4 @@
-"""-f spec.yml read with azure-ai-ml's own loaders (leafctl.backends.azure.specs): --set overrides, offline
+"""-f spec.yml read with azure-ai-ml's own loaders (leafctl.specs): --set overrides, offline
 --dry-run output, every bad field listed (exit 2), batch deployment dispatch on `type:`."""
 
 from __future__ import annotations
@@ -6,7 +6,11 @@ from __future__ import annotations
 import pytest
 from azure_helpers import assert_error
 
-from leafctl.backends.azure import specs
+from leafctl.specs import assets as spec_assets
+from leafctl.specs import compute as spec_compute
+from leafctl.specs import endpoint as spec_endpoint
+from leafctl.specs import job as spec_job
+from leafctl.specs import load as spec_load
 from leafctl.errors import NotFound, UsageError
 
 SPECS = {
@@ -99,16 +103,16 @@ def offline(monkeypatch):
 
 @pytest.mark.parametrize("kind", list(SPECS))
 def test_dry_run_every_kind_offline(kind, spec_dir, offline):
-    doc = specs.resolved(kind, spec_dir / f"{kind}.yml")
+    doc = spec_load.resolved(kind, spec_dir / f"{kind}.yml")
     assert isinstance(doc, dict) and doc
     if kind != "job":
         assert doc["name"]
 
 
 def test_set_overrides_reach_nested_fields(spec_dir, offline):
-    doc = specs.resolved("compute", spec_dir / "compute.yml", ["max_instances=4", "tier=low_priority"])
+    doc = spec_load.resolved("compute", spec_dir / "compute.yml", ["max_instances=4", "tier=low_priority"])
     assert doc["max_instances"] == 4 and doc["tier"] == "low_priority"
-    dep = specs.resolved("batch_deployment", spec_dir / "batch_deployment.yml", ["resources.instance_count=3"])
+    dep = spec_load.resolved("batch_deployment", spec_dir / "batch_deployment.yml", ["resources.instance_count=3"])
     assert dep["resources"]["instance_count"] == 3
 
 
@@ -117,7 +121,7 @@ def test_invalid_spec_lists_every_bad_field(spec_dir, offline):
     bad.write_text(SPECS["compute"].replace("min_instances: 0", "min_instances: zero")
                    .replace("tier: dedicated", "tier: gold").replace("idle_time_before_scale_down: 120", "idle_time_before_scale_down: soon"))
     with pytest.raises(UsageError) as info:
-        specs.load("compute", bad)
+        spec_load.load("compute", bad)
     e = info.value
     assert e.exit_code == 2
     for field in ("min_instances", "tier", "idle_time_before_scale_down"):
@@ -132,36 +136,36 @@ def test_mlflow_deployment_with_settings_dispatches_on_type(spec_dir, offline):
     with pytest.raises(Exception) as info:
         load_batch_deployment(str(spec_dir / "batch_deployment.yml"))
     assert "settings" in str(info.value)
-    d = specs.load("batch_deployment", spec_dir / "batch_deployment.yml")
+    d = spec_load.load("batch_deployment", spec_dir / "batch_deployment.yml")
     assert type(d).__name__ == "ModelBatchDeployment" and d.settings.mini_batch_size == 10
-    assert specs.endpoint_from_files([spec_dir / "batch_endpoint.yml", spec_dir / "batch_deployment.yml"]) == {
+    assert spec_endpoint.endpoint_from_files([spec_dir / "batch_endpoint.yml", spec_dir / "batch_deployment.yml"]) == {
         "name": "iris-ep", "model": "iris_classification:1", "compute": "batch-cluster"}
 
 
 def test_specs_become_records(spec_dir, offline):
-    c, ignored = specs.compute_from_file(spec_dir / "compute.yml")
+    c, ignored = spec_compute.compute_from_file(spec_dir / "compute.yml")
     assert c == {"name": "LEAF-cluster", "type": "cluster", "size": "Standard_DS1_v2", "min_nodes": 0, "max_nodes": 2,
                  "idle_seconds": 120, "tier": "dedicated"} and ignored == []
-    job = specs.job_from_file(spec_dir / "job.yml")
+    job = spec_job.job_from_file(spec_dir / "job.yml")
     assert job.compute == "LEAF-cluster" and job.experiment == "batcomputer" and job.env_vars == {"ESTIMATORS": "75"}
     assert job.code == str((spec_dir / "src").resolve())
     assert job.inputs == {"data": "azureml://datastores/workspaceblobstore/paths/batcomputer-data/"}
     assert job.outputs == {"model": None}
-    m = specs.model_from_file(spec_dir / "model.yml")
+    m = spec_assets.model_from_file(spec_dir / "model.yml")
     assert m["run_id"] == "leaf-run-1" and m["output"] == "model" and m["type"] == "mlflow"
-    env = specs.environment_from_file(spec_dir / "environment.yml")
+    env = spec_assets.environment_from_file(spec_dir / "environment.yml")
     assert env.image.startswith("mcr.microsoft.com/") and "python=3.11" in env.conda_file
-    assert specs.data_from_file(spec_dir / "data.yml")["type"] == "uri_file"
+    assert spec_assets.data_from_file(spec_dir / "data.yml")["type"] == "uri_file"
 
 
 def test_missing_file_and_bad_yaml(spec_dir, offline):
     with pytest.raises(NotFound):
-        specs.load("compute", spec_dir / "nope.yml")
+        spec_load.load("compute", spec_dir / "nope.yml")
     (spec_dir / "broken.yml").write_text("name: [unclosed\n")
     with pytest.raises(UsageError):
-        specs.load("compute", spec_dir / "broken.yml")
+        spec_load.load("compute", spec_dir / "broken.yml")
     with pytest.raises(UsageError):
-        specs.parse_sets(["novalue"])
+        spec_load.parse_sets(["novalue"])
 
 
 def test_cli_dry_run_touches_no_service(azure, fake, spec_dir):

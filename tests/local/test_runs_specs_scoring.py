@@ -25,7 +25,8 @@ def test_placeholders_and_substitution():
 def test_job_yaml_set_overrides_through_the_loader(tmp_path):
     """-f job.yml is read by azure-ai-ml's load_job: dotted --set keys reach nested fields, values are YAML
     scalars, a job without an environment still validates (a local run needs none)."""
-    from leafctl.backends.azure.specs import job_from_file, parse_sets
+    from leafctl.specs.job import job_from_file
+    from leafctl.specs.load import parse_sets
 
     (tmp_path / "a").mkdir()
     (tmp_path / "job.yml").write_text("type: command\ncommand: echo ${{inputs.data}}\ninputs:\n  data: ./a\ntags: {}\n")
@@ -83,7 +84,7 @@ def test_mlmodel_lookup_and_refusals(tmp_path):
 
 
 def test_literal_inputs_are_refused_clearly(tmp_path):
-    from leafctl.backends.azure.specs import job_from_file
+    from leafctl.specs.job import job_from_file
 
     for value in ("10", "{type: integer, value: 10}", "{type: string, value: x}"):
         (tmp_path / "job.yml").write_text(f"command: echo ${{{{inputs.n}}}}\ninputs:\n  n: {value}\n")
