@@ -3,7 +3,9 @@
 MLflow's python_function flavor imports this module and calls ``_load_pyfunc(data_path)``; the
 object's ``predict(df)`` prescribes actions for a table of contexts. Needs only numpy (and pandas for
 ``predict``): no leafctl, no mlflow, no pickle. The same class serves ``leafctl model prescribe``
-through ``prescribe_columns``, which takes plain lists.
+through ``prescribe_arrays`` (columns in, action columns out) and ``prescribe_columns`` (plain lists).
+Encoding and the forward pass are vectorised and run in blocks of rows, so millions of contexts
+prescribe in seconds with bounded memory.
 
 Candidate choice: ``"knee"`` (default) is the first-front candidate nearest the ideal point once each
 objective is scaled to [0, 1] across the first front; ``"best:OBJ"`` the best candidate for one
@@ -21,6 +23,7 @@ import numpy as np
 
 MODEL_JSON = "esp_model.json"
 WEIGHTS = "prescriptors.npz"
+BLOCK = 1 << 16  # rows per forward pass: (BLOCK, hidden) float32 intermediates, a few MB
 
 
 def knee_index(G: np.ndarray, rank: np.ndarray) -> int:
@@ -77,73 +80,85 @@ class LeafEspModel:
 
     # ------------------------------------------------------------ encoding and forward
     def encode(self, columns: dict[str, Sequence[Any]]) -> np.ndarray:
+        """Contexts (lists or numpy arrays per column; numbers may be given as text) -> (n, C) float32."""
         missing = [c["name"] for c in self.context if c["name"] not in columns]
         if missing:
             raise ValueError(f"context column {missing[0]!r} is missing from the input")
         blocks = []
         for c in self.context:
-            vals = list(columns[c["name"]])
+            vals = columns[c["name"]]
             if c["kind"] == "categorical":
                 cats = c["categories"]
-                block = np.zeros((len(vals), len(cats)), dtype=np.float32)
-                for r, v in enumerate(vals):
-                    v = str(v).strip()
-                    if v not in cats:
-                        raise ValueError(f"column {c['name']!r}, row {r + 1}: {v!r} was not seen in training; "
-                                         f"use one of: {', '.join(cats)}")
-                    block[r, cats.index(v)] = 1.0
-                blocks.append(block)
+                text = np.char.strip(np.asarray(vals, dtype=object).astype(str))
+                order = np.argsort(np.asarray(cats, dtype=str))
+                sorted_cats = np.asarray(cats, dtype=str)[order]
+                pos = np.clip(np.searchsorted(sorted_cats, text), 0, len(cats) - 1)
+                unknown = np.flatnonzero(sorted_cats[pos] != text)
+                if unknown.size:
+                    r = int(unknown[0])
+                    raise ValueError(f"column {c['name']!r}, row {r + 1}: {str(text[r])!r} was not seen in training; "
+                                     f"use one of: {', '.join(cats)}")
+                blocks.append((order[pos][:, None] == np.arange(len(cats))).astype(np.float32))
             else:
-                out = np.empty(len(vals), dtype=np.float64)
-                for r, v in enumerate(vals):
-                    try:
-                        out[r] = float(v)
-                    except (TypeError, ValueError):
-                        out[r] = math.nan
-                    if not math.isfinite(out[r]):
-                        raise ValueError(f"column {c['name']!r}, row {r + 1}: {v!r} is not a number")
+                out = _floats(vals)
+                bad = np.flatnonzero(~np.isfinite(out))
+                if bad.size:
+                    r = int(bad[0])
+                    raise ValueError(f"column {c['name']!r}, row {r + 1}: {_at(vals, r)!r} is not a number")
                 blocks.append(((out - c["mean"]) / c["std"])[:, None].astype(np.float32))
         return np.concatenate(blocks, axis=1)
 
-    def actions_for(self, row: int, X: np.ndarray) -> list[list[Any]]:
-        """Decoded actions (natural units, category names) of one candidate for encoded contexts X."""
-        C, H = X.shape[1], self.hidden
+    def action_columns(self, row: int, X: np.ndarray) -> list[np.ndarray]:
+        """Decoded actions of one candidate for encoded contexts X, one array per action column:
+        category names (object), 0/1 (int64) or natural units (float64)."""
+        C, H, n = X.shape[1], self.hidden, X.shape[0]
         A = sum(len(a["categories"]) if a["kind"] == "categorical" else 1 for a in self.actions)
         t = self.theta[row]
         W1 = t[:C * H].reshape(C, H)
         b1 = t[C * H:C * H + H]
         W2 = t[C * H + H:C * H + H + H * A].reshape(H, A)
         b2 = t[C * H + H + H * A:]
-        raw = np.tanh(X @ W1 + b1) @ W2 + b2
-        cols, o = [], 0
-        for a in self.actions:
-            if a["kind"] == "categorical":
-                k = len(a["categories"])
-                cols.append([a["categories"][i] for i in np.argmax(raw[:, o:o + k], axis=1)])
-                o += k
-            elif a["kind"] == "binary":
-                cols.append([int(v) for v in (raw[:, o] > 0)])
-                o += 1
-            else:
-                v = a["lo"] + (a["hi"] - a["lo"]) / (1.0 + np.exp(-raw[:, o].astype(np.float64)))
-                cols.append([float(x) for x in v])
-                o += 1
-        return [list(r) for r in zip(*cols)]
+        out = [np.empty(n, dtype=np.int64 if a["kind"] != "numeric" else np.float64) for a in self.actions]
+        for s in range(0, n, BLOCK):
+            raw = np.tanh(X[s:s + BLOCK] @ W1 + b1) @ W2 + b2
+            o = 0
+            for a, col in zip(self.actions, out):
+                if a["kind"] == "categorical":
+                    k = len(a["categories"])
+                    col[s:s + BLOCK] = np.argmax(raw[:, o:o + k], axis=1)
+                    o += k
+                elif a["kind"] == "binary":
+                    col[s:s + BLOCK] = raw[:, o] > 0
+                    o += 1
+                else:
+                    col[s:s + BLOCK] = a["lo"] + (a["hi"] - a["lo"]) / (1.0 + np.exp(-raw[:, o].astype(np.float64)))
+                    o += 1
+        return [np.asarray(a["categories"], dtype=object)[col] if a["kind"] == "categorical" else col
+                for a, col in zip(self.actions, out)]
+
+    def actions_for(self, row: int, X: np.ndarray) -> list[list[Any]]:
+        """Decoded actions (natural units, category names) of one candidate for encoded contexts X."""
+        return [list(r) for r in zip(*(col.tolist() for col in self.action_columns(row, X)))]
+
+    def prescribe_arrays(self, columns: dict[str, Sequence[Any]], candidate: Any = "knee",
+                         ) -> tuple[list[int], list[list[np.ndarray]]]:
+        """Contexts as {column: values} -> (ids of the chosen candidates, each one's action columns)."""
+        X = self.encode(columns)
+        rows = self.candidate_rows(candidate)
+        return [self.ids[r] for r in rows], [self.action_columns(r, X) for r in rows]
 
     def prescribe_columns(self, columns: dict[str, Sequence[Any]], candidate: Any = "knee",
                           ) -> tuple[list[str], list[list[Any]]]:
         """Contexts as {column: values} -> (header, rows): context columns, then action columns;
         with ``candidate="all"`` a leading ``candidate`` column and one row per candidate and context."""
-        X = self.encode(columns)
+        ids, acts = self.prescribe_arrays(columns, candidate)
         ctx_names = [c["name"] for c in self.context]
         ctx_rows = [list(r) for r in zip(*(list(columns[n]) for n in ctx_names))]
         header = ctx_names + [a["name"] for a in self.actions]
         rows_out: list[list[Any]] = []
-        rows = self.candidate_rows(candidate)
-        for row in rows:
-            acts = self.actions_for(row, X)
-            prefix = [self.ids[row]] if candidate == "all" else []
-            rows_out.extend(prefix + c + a for c, a in zip(ctx_rows, acts))
+        for cid, cols in zip(ids, acts):
+            prefix = [cid] if candidate == "all" else []
+            rows_out.extend(prefix + c + list(a) for c, a in zip(ctx_rows, zip(*(col.tolist() for col in cols))))
         return (["candidate"] + header if candidate == "all" else header), rows_out
 
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
@@ -153,6 +168,29 @@ class LeafEspModel:
         candidate = (params or {}).get("candidate", "knee")
         header, rows = self.prescribe_columns({c: df[c].tolist() for c in df.columns}, candidate)
         return pd.DataFrame(rows, columns=header)
+
+
+def _floats(vals: Any) -> np.ndarray:
+    """A column of numbers (or their text) as float64; NaN where a value is no number."""
+    arr = np.asarray(vals)
+    if arr.dtype.kind in "fiub":
+        return arr.astype(np.float64)
+    try:  # text or objects: numpy parses them all in one call
+        return np.asarray(arr, dtype=object).astype(np.float64)
+    except (TypeError, ValueError):
+        pass
+    out = np.empty(len(arr), dtype=np.float64)
+    for r, v in enumerate(arr.tolist()):  # some value is no number: find which, one by one
+        try:
+            out[r] = float(v)
+        except (TypeError, ValueError):
+            out[r] = math.nan
+    return out
+
+
+def _at(vals: Any, r: int) -> Any:
+    v = vals[r]
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _load_pyfunc(data_path: str) -> LeafEspModel:

@@ -58,7 +58,7 @@ def test_completion_imports_nothing_heavy(exe):
     probe = (
         "import os, sys, atexit\n"
         "def check():\n"
-        "    bad = sorted({m.split('.')[0] for m in sys.modules} & {'azure', 'numpy', 'cupy', 'pandas'})\n"
+        "    bad = sorted({m.split('.')[0] for m in sys.modules} & {'azure', 'numpy', 'cupy', 'pandas', 'pyarrow'})\n"
         "    sys.stderr.write('HEAVY:' + ','.join(bad) + '\\n')\n"
         "atexit.register(check)\n"
         "sys.argv = ['leafctl']\n"

@@ -38,7 +38,7 @@ CONDA = {
         "python=3.11",
         "pip",
         {"pip": ["numpy>=1.26", "cupy-cuda12x", "typer>=0.24.1,<0.25", "click>=8.2.1", "rich>=13", "tomli-w>=1.0",
-                 "pyyaml>=6", "jmespath>=1.0"]},
+                 "pyyaml>=6", "jmespath>=1.0", "pyarrow>=14"]},  # pyarrow: the job reads the table
     ],
 }
 COMMAND = (f"python -m leafctl.esp.job config.toml ${{{{outputs.{RESULT}}}}} "
