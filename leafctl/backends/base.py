@@ -32,6 +32,8 @@ class Workspace(_Record):
     path: str | None = None  # local: the workspace folder
     id: str | None = None  # azure: ARM id
     created_at: str | None = None
+    # az ml v2 fields beyond the typed ones, as the spec gave them (carried to Azure; recorded locally).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -45,6 +47,8 @@ class Compute(_Record):
     tier: str = "dedicated"  # dedicated | low_priority
     state: str = "Succeeded"  # Succeeded | Running | Stopped | Creating | Deleting | Failed
     created_at: str | None = None
+    # az ml v2 fields beyond the typed ones, as the spec gave them (carried to Azure; recorded locally).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def spec(self) -> dict[str, Any]:
         """The user-settable part, for get-or-create comparisons."""
@@ -69,6 +73,8 @@ class Datastore(_Record):
     is_default: bool = False
     path: str | None = None  # local: the folder
     created_at: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,6 +92,8 @@ class DatastoreSpec:
     client_id: str | None = None
     client_secret: str | None = None
     path: str | None = None  # local: an existing folder to expose as a datastore
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -112,10 +120,12 @@ class DataAsset(_Record):
     name: str
     version: str
     path: str  # azureml:// URI or local path
-    type: str = "uri_folder"  # uri_folder | uri_file
+    type: str = "uri_folder"  # uri_folder | uri_file | mltable
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     created_at: str | None = None
+    # az ml v2 fields beyond the typed ones, as the spec gave them (carried to Azure; recorded locally).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -172,12 +182,14 @@ class Run(_Record):
 class Model(_Record):
     name: str
     version: str
-    type: str = "custom"  # custom | mlflow
+    type: str = "custom"  # custom | mlflow | triton
     path: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     description: str | None = None
     run_id: str | None = None
     created_at: str | None = None
+    # az ml v2 fields beyond the typed ones, as the spec gave them (carried to Azure; recorded locally).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -189,6 +201,26 @@ class Endpoint(_Record):
     state: str = "Succeeded"
     scoring_uri: str | None = None
     created_at: str | None = None
+    # az ml v2 endpoint fields beyond the typed ones (description, tags, auth_mode, defaults, ...), as given.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Deployment(_Record):
+    """A batch deployment under an endpoint (``az ml batch-deployment``)."""
+
+    name: str
+    endpoint: str
+    model: str | None = None  # NAME:VERSION of the deployed model
+    compute: str | None = None
+    scoring_script: str | None = None  # None: an MLflow model, scored without a script
+    instance_count: int = 1
+    settings: dict[str, Any] = field(default_factory=dict)  # mini_batch_size, output_action, ... (defaults filled)
+    is_default: bool = False
+    state: str = "Succeeded"
+    created_at: str | None = None
+    # the az ml v2 deployment document as given (local paths absolute): what --dry-run printed, sent whole
+    spec: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -199,6 +231,8 @@ class Environment(_Record):
     conda_file: str | None = None  # the conda YAML's text or path
     description: str | None = None
     created_at: str | None = None
+    # az ml v2 fields beyond the typed ones, as the spec gave them (carried to Azure; recorded locally).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Progress(Protocol):
@@ -232,7 +266,8 @@ class Backend(Protocol):
     name: str  # "local" | "azure"
 
     # workspace
-    def create_workspace(self, name: str, location: str | None = None, exist_ok: bool = True) -> Workspace: ...
+    def create_workspace(self, name: str, location: str | None = None, exist_ok: bool = True,
+                         extra: dict[str, Any] | None = None) -> Workspace: ...
     def get_workspace(self, name: str | None = None) -> Workspace: ...
     def list_workspaces(self) -> list[Workspace]: ...
     def delete_workspace(self, name: str) -> None: ...
@@ -258,7 +293,8 @@ class Backend(Protocol):
 
     # data assets
     def create_data_asset(self, name: str, path: str, type: str | None = None, version: str | None = None,
-                          description: str | None = None, tags: dict[str, str] | None = None) -> DataAsset: ...
+                          description: str | None = None, tags: dict[str, str] | None = None,
+                          datastore: str | None = None, extra: dict[str, Any] | None = None) -> DataAsset: ...
     def get_data_asset(self, name: str, version: str | None = None) -> DataAsset: ...
     def list_data_assets(self, name: str | None = None) -> list[DataAsset]: ...
 
@@ -273,18 +309,27 @@ class Backend(Protocol):
 
     # models
     def register_model(self, name: str, path: Path | None = None, run_id: str | None = None, output: str | None = None,
-                       type: str = "custom", tags: dict[str, str] | None = None, description: str | None = None) -> Model: ...
+                       type: str = "custom", tags: dict[str, str] | None = None, description: str | None = None,
+                       version: str | None = None, extra: dict[str, Any] | None = None) -> Model: ...
     def get_model(self, name: str, version: str | None = None) -> Model: ...
     def list_models(self, name: str | None = None) -> list[Model]: ...
     def download_model(self, name: str, version: str | None, dest: Path) -> Path: ...
     def delete_model(self, name: str, version: str | None = None) -> None: ...
 
     # endpoints (batch)
-    def create_endpoint(self, name: str, model: str, compute: str | None = None) -> Endpoint: ...
+    # ``create_endpoint`` with ``model``: the endpoint plus its default deployment (get-or-create); without:
+    # the endpoint alone, from ``spec`` (the az ml endpoint document; create or update).
+    def create_endpoint(self, name: str, model: str | None = None, compute: str | None = None,
+                        spec: dict[str, Any] | None = None) -> Endpoint: ...
     def get_endpoint(self, name: str) -> Endpoint: ...
     def list_endpoints(self) -> list[Endpoint]: ...
     def delete_endpoint(self, name: str) -> None: ...
-    def invoke_endpoint(self, name: str, input: str, output: Path | None = None) -> Run: ...
+    def invoke_endpoint(self, name: str, input: str, output: Path | None = None, deployment: str | None = None) -> Run: ...
+    # batch deployments: ``spec`` is the az ml deployment document (create or update)
+    def create_deployment(self, spec: dict[str, Any], set_default: bool = False) -> Deployment: ...
+    def get_deployment(self, endpoint: str, name: str) -> Deployment: ...
+    def list_deployments(self, endpoint: str) -> list[Deployment]: ...
+    def delete_deployment(self, endpoint: str, name: str) -> None: ...
 
     # environments
     def create_environment(self, env: Environment) -> Environment: ...

@@ -81,13 +81,18 @@ def test_endpoint_lifecycle_and_invoke(cli, tmp_path):
 
 def test_endpoint_spec_file_and_errors(cli, tmp_path):
     assert_error(cli("endpoint", "create", "e1", "--model", "ghost:1"), 3, "ghost")
-    assert_error(cli("endpoint", "create", "e1"), 2, "model")
+    # An endpoint may exist without a deployment (az ml batch-endpoint create); it has nothing to invoke yet.
+    r = cli("endpoint", "create", "e1", "-o", "json")
+    assert r.code == 0 and (r.json()["deployment"], r.json()["model"]) == (None, None), r
+    assert_error(cli("endpoint", "invoke", "e1", "--input", str(tmp_path)), 2, "no default deployment")
+    assert cli("endpoint", "delete", "e1", "--yes").code == 0
     assert_error(cli("endpoint", "create", "bad/name", "--model", "m:1"), 2)
     # An az ml batch deployment YAML: `endpoint_name` names the endpoint, `name` the deployment.
     (tmp_path / "ep.yml").write_text("endpoint_name: e2\nname: blue\nmodel: azureml:doubler:1\ncompute: azureml:local\n"
                                      "mini_batch_size: 10\n")
     r = cli("endpoint", "create", "-f", str(tmp_path / "ep.yml"), "--set", "endpoint_name=e3", "--dry-run", "-o", "json")
-    assert r.code == 0 and r.json() == {"name": "e3", "model": "doubler:1", "compute": "local"}
+    assert r.code == 0 and r.json() == {"endpoint": {"name": "e3"}, "deployment": {
+        "endpoint_name": "e3", "name": "blue", "model": "azureml:doubler:1", "compute": "azureml:local", "mini_batch_size": 10}}
     assert cli("endpoint", "list", "-o", "json").json() == []
     pyfunc_model(tmp_path / "m")
     cli("model", "register", "doubler", "--path", str(tmp_path / "m"), "--type", "mlflow")
