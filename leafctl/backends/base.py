@@ -152,6 +152,13 @@ class JobSpec:
     # placeholders allowed in each. The local backend runs it without a shell, so no path is ever shell
     # code; ``command`` is then only its readable (quoted) form, and what the Azure backend sends.
     argv: list[str] | None = None
+    # Literal inputs (az ml's number, integer, boolean and string inputs): substituted into
+    # ``${{inputs.NAME}}`` as str(value), the way Azure ML does.
+    literals: dict[str, Any] = field(default_factory=dict)
+    # The validated az ml v2 command job document, for the fields beyond the typed ones above (input and
+    # output types and modes, an inline environment, resources, distribution, limits, services, identity,
+    # queue_settings, description, properties, name): --dry-run prints it, Azure receives it.
+    doc: dict[str, Any] | None = None
 
 
 @dataclass

@@ -56,6 +56,12 @@ def info(msg: str) -> None:
     typer.echo(redact(msg), err=True)
 
 
+def note_local(where: str, names: Sequence[str], why: str = "they are recorded and sent to Azure on the azure backend") -> None:
+    """Once on stderr, on the local backend: spec fields it records but cannot apply."""
+    if names and backend().name == "local":
+        info(f"note: {where}: {', '.join(names)} {'has' if len(names) == 1 else 'have'} no effect on the local backend ({why})")
+
+
 def verbose(msg: str) -> None:
     if state().verbose:
         info(msg)

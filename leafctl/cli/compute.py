@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from leafctl.cli._common import DryRunOption, FileOption, SetOption, YesOption, backend, confirm_destructive, emit, info, settings
+from leafctl.cli._common import (DryRunOption, FileOption, SetOption, YesOption, backend, confirm_destructive, emit, info,
+                                 note_local, settings)
 from leafctl.cli._complete import complete_compute_names
 from leafctl.errors import UsageError
 
@@ -16,7 +17,8 @@ COLUMNS = ["name", "type", "size", "min_nodes", "max_nodes", "tier", "state"]
 NameArg = Annotated[str, typer.Argument(help="Compute name.", autocompletion=complete_compute_names)]
 
 _TYPES = {"amlcompute": "cluster", "computeinstance": "instance", "cluster": "cluster", "instance": "instance"}
-def resolve_spec(name: str | None, file: str | None, flags: dict[str, Any], sets: list[str] | None):
+def resolve_spec(name: str | None, file: str | None, flags: dict[str, Any], sets: list[str] | None,
+                 written: dict[str, Any] | None = None):
     """Defaults (profile) < file < flags < --set, into a validated Compute record. A file or --set is read by
     azure-ai-ml's load_compute (imported only then); flags alone need no azure import."""
     from leafctl.backends.base import Compute
@@ -31,9 +33,9 @@ def resolve_spec(name: str | None, file: str | None, flags: dict[str, Any], sets
 
         from leafctl.specs.flags import compute_overrides
 
-        fields, ignored = compute_from_file(file, sets, compute_overrides(flags))
-        for key in ignored:
-            info(f"warning: {file or '--set'}: {key!r} does not apply to leafctl compute and is ignored")
+        fields, _ = compute_from_file(file, sets, compute_overrides(flags))
+        if written is not None:  # the size as the spec spells it (records keep Azure's spelling)
+            written.update({k: fields[k] for k in ("size", "tier") if k in fields})
     else:
         fields = {k: v for k, v in flags.items() if v is not None}
     if not fields.get("name"):
@@ -66,10 +68,19 @@ def create(
     """Create a compute, or return it unchanged if it exists with the same spec."""
     flags = dict(type=type_ and _TYPES.get(type_.lower(), type_), size=size, min_nodes=min_nodes, max_nodes=max_nodes,
                  idle_seconds=idle_seconds, tier=tier)
-    spec = resolve_spec(name, file, flags, set_)
+    from leafctl.specs.compute import compute_doc, no_local_effect
+
+    written: dict[str, Any] = {}
+    spec = resolve_spec(name, file, flags, set_, written)
     if dry_run:
-        emit({"name": spec.name, **spec.spec()})
+        doc = compute_doc(spec)
+        if str(written.get("size", "")).lower() == str(spec.size).lower():
+            doc["size"] = written["size"]
+        if doc.get("tier") == "dedicated" and "tier" not in written:
+            del doc["tier"]  # Azure's default, as az ml leaves it
+        emit(doc)
         return
+    note_local(f"compute {spec.name}", no_local_effect(spec.extra))
     emit(backend().create_compute(spec, update=update))
 
 

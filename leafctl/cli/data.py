@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from leafctl.cli._common import (DryRunOption, FileOption, SetOption, TagOption, YesOption, backend, confirm_destructive,
-                                 emit, info, parse_kv, progress, settings)
+                                 emit, info, note_local, parse_kv, progress, settings)
 from leafctl.cli._complete import complete_data_names, complete_datastore_names
 from leafctl.errors import UsageError
 
@@ -42,8 +42,6 @@ def store_create(
     """Register a datastore (get-or-create; a different spec for an existing name is a conflict).
 
     Secrets (--account-key, --sas-token, --client-secret) are env:NAME references only; a literal is refused."""
-    import dataclasses
-
     from leafctl.backends.base import DatastoreSpec
     from leafctl.backends.common import check_name, credential_kind
 
@@ -63,8 +61,10 @@ def store_create(
         raise UsageError("the datastore has no name", "give NAME, or `name:` in the YAML")
     credential_kind(spec)  # refuses literal secrets, so what is printed holds references only
     if dry_run:
+        from leafctl.specs.datastore import datastore_doc
+
         check_name("datastore", spec.name)
-        emit({k: v for k, v in dataclasses.asdict(spec).items() if v is not None})
+        emit(datastore_doc(spec))  # the az ml document; secrets only as the env:NAME references given
         return
     emit(backend().create_datastore(spec))
 
@@ -140,7 +140,7 @@ def ls(
 def create(
     name: Annotated[str | None, typer.Argument(help="Data asset name (or `name:` in the YAML).")] = None,
     path: Annotated[str | None, typer.Option("--path", help="A local path (snapshotted), a datastore path or an azureml:// URI.")] = None,
-    type_: Annotated[str | None, typer.Option("--type", "-t", help="uri_file | uri_folder (default: detected).")] = None,
+    type_: Annotated[str | None, typer.Option("--type", "-t", help="uri_file | uri_folder | mltable (default: detected).")] = None,
     version: Annotated[str | None, typer.Option("--version", help="Explicit version (default: the next one).")] = None,
     description: Annotated[str | None, typer.Option("--description", help="A description.")] = None,
     tag: TagOption = None,
@@ -148,7 +148,7 @@ def create(
     set_: SetOption = None,
     dry_run: DryRunOption = False,
 ) -> None:
-    """Create a version of a data asset."""
+    """Create a version of a data asset (a file, a folder, or an MLTable folder; az ml data YAML with -f)."""
     tags = parse_kv(tag)
     flags = dict(name=name, path=path, type=type_, version=version, description=description)
     if file or set_:
@@ -157,19 +157,25 @@ def create(
         overrides = [{k: v} for k, v in flags.items() if v is not None] + [{f"tags.{k}": v} for k, v in tags.items()]
         spec = data_from_file(file, set_, overrides)
         if path is not None:  # a flag's path is relative to the working directory, not to the YAML
-            spec["path"] = path
+            spec["path"] = spec["doc"]["path"] = path
     else:
         spec = {**flags, "tags": tags}
     if not spec.get("name") or not spec.get("path"):
         raise UsageError("a data asset needs a name and --path", "e.g. leafctl data create train --path ./data/train.csv")
+    doc = spec.pop("doc", None)
     if dry_run:
         from leafctl.backends.common import check_name
+        from leafctl.specs.assets import data_doc
 
         check_name("data asset", spec["name"])
-        if spec["type"] not in (None, "uri_file", "uri_folder"):
-            raise UsageError(f"data asset type must be uri_file or uri_folder, got {spec['type']!r}", "or leave --type out")
-        emit(spec)
+        if spec["type"] not in (None, "uri_file", "uri_folder", "mltable"):
+            raise UsageError(f"data asset type must be uri_file, uri_folder or mltable, got {spec['type']!r}", "or leave --type out")
+        emit(doc if doc is not None else data_doc(spec))
         return
+    if spec.get("extra"):
+        from leafctl.specs.assets import no_local_effect
+
+        note_local(f"data asset {spec['name']}", no_local_effect(spec["extra"]))
     emit(backend().create_data_asset(**spec))
 
 

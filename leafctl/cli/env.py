@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from leafctl.cli._common import DryRunOption, FileOption, SetOption, backend, emit
+from leafctl.cli._common import DryRunOption, FileOption, SetOption, backend, emit, note_local
 from leafctl.cli._complete import complete_env_names
 from leafctl.errors import NotFound, UsageError
 
@@ -33,7 +33,8 @@ def create(
     set_: SetOption = None,
     dry_run: DryRunOption = False,
 ) -> None:
-    """Create a version of an environment (an identical existing version is returned as is)."""
+    """Create a version of an environment (an identical existing version is returned as is): an image, a conda file
+    on an image, or (-f) a docker build context (`build:`), as az ml environment YAML has them."""
     from leafctl.backends.base import Environment
 
     flags = dict(name=name, image=image, version=version, description=description)
@@ -52,14 +53,20 @@ def create(
         raise UsageError("the environment has no name", "give NAME, or `name:` in the YAML")
     if dry_run:
         from leafctl.backends.common import check_name, check_version
+        from leafctl.specs.assets import environment_doc
 
         check_name("environment", env.name)
         if env.version:
             check_version("environment", str(env.version))
-        if not env.image and not env.conda_file:
+        if not env.image and not env.conda_file and not env.extra.get("build"):
             raise UsageError(f"environment {env.name!r} needs an image or a conda file", "pass --image")
-        emit({k: v for k, v in env.to_dict().items() if v not in (None, "")})
+        emit(environment_doc(env))  # the az ml document: conda file inline, build context path absolute
         return
+    if env.extra:
+        from leafctl.specs.assets import no_local_effect
+
+        note_local(f"environment {env.name}", no_local_effect(env.extra),
+                   "local runs use the current Python; they are recorded and sent to Azure on the azure backend")
     emit(backend().create_environment(env))
 
 

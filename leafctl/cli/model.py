@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from leafctl.cli._common import TagOption, YesOption, backend, confirm_destructive, emit, info, parse_kv
+from leafctl.cli._common import (DryRunOption, FileOption, SetOption, TagOption, YesOption, backend, confirm_destructive, emit,
+                                 info, note_local, parse_kv)
 from leafctl.cli._complete import complete_model_names, complete_run_ids
 from leafctl.errors import UsageError
 
@@ -17,19 +18,64 @@ COLUMNS = ["name", "version", "type", "tags", "run_id", "created_at"]
 ModelArg = Annotated[str, typer.Argument(help="Model name.", autocompletion=complete_model_names)]
 
 
+_AZ_TYPES = {"custom": "custom_model", "mlflow": "mlflow_model", "triton": "triton_model"}
+
+
+def _flags_doc(name: str, path: Path | None, run: str | None, output: str | None, type_: str, tags: dict[str, str],
+               description: str | None, version: str | None) -> dict:
+    """The az ml model document the flags stand for (--dry-run without -f)."""
+    where = str(Path(path).expanduser().resolve()) if path is not None else \
+        f"azureml://jobs/{run}/outputs/" + (output or "artifacts").strip("/").replace("/", "/paths/", 1)
+    doc = {"name": name, "version": version, "type": _AZ_TYPES.get(type_, type_), "path": where,
+           "description": description, "tags": tags or None}
+    return {k: v for k, v in doc.items() if v is not None}
+
+
 @app.command()
 def register(
-    name: ModelArg,
+    name: Annotated[str | None, typer.Argument(help="Model name (or `name:` in the YAML).", autocompletion=complete_model_names)] = None,
     path: Annotated[Path | None, typer.Option("--path", help="A local file or folder to register.")] = None,
     run: Annotated[str | None, typer.Option("--run", help="Register from a completed run's outputs.", autocompletion=complete_run_ids)] = None,
     output: Annotated[str | None, typer.Option("--output", help="With --run: the output folder to register (default: all outputs; an evolve run's model).")] = None,
-    type_: Annotated[str | None, typer.Option("--type", "-t", help="custom | mlflow (default: mlflow for an evolve run, else custom).")] = None,
+    type_: Annotated[str | None, typer.Option("--type", "-t", help="custom | mlflow | triton (default: mlflow for an evolve run, else custom).")] = None,
     tag: TagOption = None,
     description: Annotated[str | None, typer.Option("--description", help="A description.")] = None,
+    version: Annotated[str | None, typer.Option("--version", help="Explicit version (default: the next one).")] = None,
+    file: FileOption = None,
+    set_: SetOption = None,
+    dry_run: DryRunOption = False,
 ) -> None:
-    """Register a new version of a model (versions count up: 1, 2, ...)."""
-    b = backend()
+    """Register a new version of a model (versions count up: 1, 2, ...), from flags or an az ml model YAML (-f):
+    custom_model, mlflow_model or triton_model; a local path, a datastore path or azureml://jobs/<run>/outputs/<name>."""
     tags = parse_kv(tag)
+    if file or set_:
+        from leafctl.specs.assets import model_from_file
+
+        overrides = [{k: v} for k, v in (("name", name), ("description", description), ("version", version),
+                                         ("type", _AZ_TYPES.get(type_ or "", type_))) if v]
+        overrides += [{f"tags.{k}": v} for k, v in tags.items()]
+        spec = model_from_file(file, set_, overrides)
+        doc = spec.pop("doc")
+        if path is not None or run is not None:  # flags win; a flag's path is relative to the working directory
+            spec.pop("path", None), spec.pop("run_id", None), spec.pop("output", None)
+            spec.update(path=path) if path is not None else spec.update(run_id=run, output=output)
+            doc["path"] = _flags_doc(spec["name"], path, run, output, "custom", {}, None, None)["path"]
+        if dry_run:
+            emit(doc)
+            return
+        note_local(f"model {spec['name']}", [k for k in spec["extra"] if k not in ("$schema", "properties", "stage", "flavors")])
+        if spec.get("path") is not None and not isinstance(spec["path"], Path):
+            spec["path"] = Path(spec["path"]) if "://" not in str(spec["path"]) else spec["path"]
+        emit(backend().register_model(**spec))
+        return
+    if not name:
+        raise UsageError("the model has no name", "give NAME, or `name:` in the YAML with -f")
+    if dry_run:
+        if (path is None) == (run is None):
+            raise UsageError("give exactly one of --path and --run", "e.g. --path ./model or --run RUN_ID --output model")
+        emit(_flags_doc(name, path, run, output, type_ or "custom", tags, description, version))
+        return
+    b = backend()
     if run and output is None and path is None:
         from leafctl.cli.evolve import EVOLVE_MODEL_OUTPUT
 
@@ -39,7 +85,7 @@ def register(
             output, type_ = EVOLVE_MODEL_OUTPUT, type_ or "mlflow"
             tags = {"leafctl.kind": "esp", **tags}
     emit(b.register_model(name, path=path, run_id=run, output=output, type=type_ or "custom", tags=tags,
-                          description=description))
+                          description=description, version=version))
 
 
 @app.command()

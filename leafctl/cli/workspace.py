@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from leafctl.cli._common import YesOption, backend, confirm_destructive, emit, info
+from leafctl.cli._common import DryRunOption, FileOption, SetOption, YesOption, backend, confirm_destructive, emit, info, note_local
 from leafctl.cli._complete import complete_workspace_names
 
 app = typer.Typer(help="Workspaces: create, show, list, delete.", no_args_is_help=True)
@@ -17,12 +17,37 @@ NameArg = Annotated[str, typer.Argument(help="Workspace name.", autocompletion=c
 
 @app.command()
 def create(
-    name: NameArg,
+    name: Annotated[str | None, typer.Argument(help="Workspace name (or `name:` in the YAML).")] = None,
     location: Annotated[str | None, typer.Option("--location", "-l", help="Azure region (recorded locally).")] = None,
     exist_ok: Annotated[bool, typer.Option("--exist-ok/--fail-if-exists", help="Succeed if it already exists.")] = True,
+    file: FileOption = None,
+    set_: SetOption = None,
+    dry_run: DryRunOption = False,
 ) -> None:
-    """Create a workspace (get-or-create by default)."""
-    emit(backend().create_workspace(name, location=location, exist_ok=exist_ok))
+    """Create a workspace (get-or-create by default), from flags or an az ml workspace YAML (-f)."""
+    from leafctl.backends.common import check_name
+
+    extra: dict = {}
+    if file or set_:
+        from leafctl.specs.workspace import workspace_from_file
+
+        spec = workspace_from_file(file, set_, [{k: v} for k, v in (("name", name), ("location", location)) if v])
+        name, location, extra = spec["name"], spec["location"], spec["extra"]
+    if not name:
+        from leafctl.errors import UsageError
+
+        raise UsageError("the workspace has no name", "give NAME, or `name:` in the YAML")
+    check_name("workspace", name)
+    if dry_run:
+        from leafctl.specs.workspace import workspace_doc
+
+        emit(workspace_doc(name, location, extra))
+        return
+    if extra:
+        from leafctl.specs.workspace import no_local_effect
+
+        note_local(f"workspace {name}", no_local_effect(extra))
+    emit(backend().create_workspace(name, location=location, exist_ok=exist_ok, **({"extra": extra} if extra else {})))
 
 
 @app.command()

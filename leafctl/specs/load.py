@@ -25,7 +25,7 @@ from leafctl.backends.base import DatastoreSpec, Environment, JobSpec
 from leafctl.errors import UsageError
 
 
-KINDS = ("compute", "job", "data", "model", "environment", "datastore", "batch_endpoint", "batch_deployment")
+KINDS = ("compute", "job", "data", "model", "environment", "datastore", "batch_endpoint", "batch_deployment", "workspace")
 DOCS = {
     "compute": "https://aka.ms/ml-cli-v2-compute-aml-yaml-reference",
     "job": "https://aka.ms/ml-cli-v2-job-command-yaml-reference",
@@ -35,6 +35,7 @@ DOCS = {
     "datastore": "https://aka.ms/ml-cli-v2-datastore-blob-yaml-reference",
     "batch_endpoint": "https://aka.ms/ml-cli-v2-endpoint-batch-yaml-reference",
     "batch_deployment": "https://aka.ms/ml-cli-v2-deployment-batch-yaml-reference",
+    "workspace": "https://aka.ms/ml-cli-v2-workspace-yaml-reference",
 }
 # A command job must name an environment; a local run needs none. One is lent for validation, then dropped.
 
@@ -59,8 +60,11 @@ def parse_sets(sets: Sequence[str] | None) -> list[dict[str, Any]]:
 def read_doc(file: str | Path) -> dict[str, Any]:
     """The raw YAML mapping of a spec file: exit 3 when it is missing, 2 when it is not a YAML mapping."""
     from leafctl.backends.common import read_yaml_mapping
+    from leafctl.redact import remember_refs
 
-    return read_yaml_mapping(file, "spec file", "-f/--file")[1]
+    text, doc = read_yaml_mapping(file, "spec file", "-f/--file")
+    remember_refs(text)  # the secrets its env:NAME references name are masked in anything printed
+    return doc
 
 
 def _set_path(doc: dict[str, Any], key: str, value: Any) -> None:

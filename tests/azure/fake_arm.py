@@ -433,7 +433,17 @@ class FakeCredential:
             from azure.core.exceptions import ClientAuthenticationError
 
             raise ClientAuthenticationError(self.fake.auth_error)
-        return AccessToken("fake-token", int(time.time()) + 3600 * 24)
+        # Shaped like a real (unsigned) JWT with the scope's audience: azure-ai-ml decodes the AML token a job
+        # with `identity: user_identity` is submitted with.
+        import base64
+        import json as _json
+
+        def part(d: dict) -> str:
+            return base64.urlsafe_b64encode(_json.dumps(d).encode()).decode().rstrip("=")
+
+        aud = (scopes[0] if scopes else "").removesuffix("/.default")
+        return AccessToken(f"{part({'alg': 'none', 'typ': 'JWT'})}.{part({'aud': aud, 'sub': 'fake'})}.ZmFrZQ",
+                           int(time.time()) + 3600 * 24)
 
 
 def _public(obj: Any) -> Any:

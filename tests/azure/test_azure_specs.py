@@ -145,7 +145,8 @@ def test_mlflow_deployment_with_settings_dispatches_on_type(spec_dir, offline):
 def test_specs_become_records(spec_dir, offline):
     c, ignored = spec_compute.compute_from_file(spec_dir / "compute.yml")
     assert c == {"name": "LEAF-cluster", "type": "cluster", "size": "Standard_DS1_v2", "min_nodes": 0, "max_nodes": 2,
-                 "idle_seconds": 120, "tier": "dedicated"} and ignored == []
+                 "idle_seconds": 120, "tier": "dedicated",
+                 "extra": {"$schema": "https://azuremlschemas.azureedge.net/latest/amlCompute.schema.json"}} and ignored == []
     job = spec_job.job_from_file(spec_dir / "job.yml")
     assert job.compute == "LEAF-cluster" and job.experiment == "batcomputer" and job.env_vars == {"ESTIMATORS": "75"}
     assert job.code == str((spec_dir / "src").resolve())
@@ -171,7 +172,7 @@ def test_missing_file_and_bad_yaml(spec_dir, offline):
 def test_cli_dry_run_touches_no_service(azure, fake, spec_dir):
     r = azure("compute", "create", "-f", str(spec_dir / "compute.yml"), "--dry-run", "-o", "json")
     assert r.code == 0, r
-    assert r.json()["max_nodes"] == 2
+    assert r.json()["max_instances"] == 2
     r = azure("endpoint", "create", "iris-ep", "--model", "azureml:iris_classification:1", "--compute", "batch-cluster",
               "--dry-run", "-o", "json")
     assert r.code == 0, r

@@ -60,12 +60,15 @@ def test_compute_yaml_spec_set_and_dry_run(cli, leaf_env):
         "idle_time_before_scale_down: 300\ntier: low_priority\nlocation: westeurope\n")
     dry = cli("compute", "create", "-f", str(spec), "--set", "max_instances=6", "--dry-run")
     assert dry.code == 0, dry
-    assert dry.json() == {"name": "gpu-cluster", "type": "cluster", "size": "Standard_NC6s_v3", "min_nodes": 0,
-                          "max_nodes": 6, "idle_seconds": 300, "tier": "low_priority"}
-    assert "location" in dry.stderr  # ignored key, said so on stderr
+    # --dry-run prints the az ml document: every field carried (location too), none dropped
+    assert dry.json() == {"$schema": "https://azuremlschemas.azureedge.net/latest/amlCompute.schema.json",
+                          "name": "gpu-cluster", "type": "amlcompute", "size": "Standard_NC6s_v3", "min_instances": 0,
+                          "max_instances": 6, "idle_time_before_scale_down": 300, "tier": "low_priority",
+                          "location": "westeurope"}
     assert cli("compute", "list", "-q", "[].name").json() == ["local"]  # dry run changed nothing
     made = cli("compute", "create", "-f", str(spec), "--max-nodes", "5")
     assert made.code == 0 and made.json()["max_nodes"] == 5
+    assert made.json()["extra"]["location"] == "westeurope" and "location" in made.stderr  # recorded; no effect locally
     bad = leaf_env / "bad.yml"
     bad.write_text("name: x\ntype: amlcompute\nmax_instance: 3\n")
     assert_error(cli("compute", "create", "-f", str(bad)), 2, "max_instance", "did you mean max_instances")
@@ -75,7 +78,9 @@ def test_compute_yaml_spec_set_and_dry_run(cli, leaf_env):
     inst = leaf_env / "ci.yml"
     inst.write_text("name: box\ntype: computeinstance\nsize: Standard_DS3_v2\nidle_time_before_shutdown: PT30M\n")
     got = cli("compute", "create", "-f", str(inst), "--dry-run").json()
-    assert (got["type"], got["max_nodes"], got["idle_seconds"]) == ("instance", 1, 1800)
+    assert (got["type"], got["idle_time_before_shutdown"]) == ("computeinstance", "PT30M")
+    made = cli("compute", "create", "-f", str(inst)).json()
+    assert (made["type"], made["max_nodes"], made["idle_seconds"]) == ("instance", 1, 1800)
 
 
 def test_compute_defaults_from_profile(cli):

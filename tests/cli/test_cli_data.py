@@ -83,7 +83,7 @@ def test_datastores(cli, leaf_env):
     spec.write_text("name: lake\ntype: azure_data_lake_gen2\naccount_name: acct\nfilesystem: fs\n"
                     "credentials:\n  tenant_id: t\n  client_id: c\n  client_secret: env:SP\n")
     dry = cli("data", "store", "create", "-f", str(spec), "--dry-run").json()
-    assert dry["container_name"] == "fs" and dry["client_secret"] == "env:SP"
+    assert dry["filesystem"] == "fs" and dry["credentials"]["client_secret"] == "env:SP"  # the az ml document
     assert cli("data", "store", "create", "-f", str(spec)).json()["credential"] == "service_principal"
     r = cli("data", "store", "create", "-f", str(spec), "--set", "credentials.client_secret=plain", "--dry-run")
     assert_error(r, 2, "literal secret")

@@ -45,6 +45,18 @@ def _created(entity: Any) -> str | None:
     return _iso(getattr(ctx, "created_at", None)) if ctx else None
 
 
+def _mltable_refs(folder: Path) -> list[str] | None:
+    """The paths a local MLTable file references (what azure-ai-ml records with the asset)."""
+    try:
+        from azure.ai.ml._utils._data_utils import read_local_mltable_metadata_contents
+        from azure.ai.ml.entities._data.mltable_metadata import MLTableMetadata
+
+        contents = read_local_mltable_metadata_contents(path=str(folder))
+        return MLTableMetadata._load(contents, folder / "MLTable").referenced_uris() or None
+    except Exception as e:  # an unreadable MLTable is the user's to fix, named here rather than by Azure later
+        raise UsageError(f"cannot read {folder / 'MLTable'}: {e}", "fix the MLTable file (see the MLTable schema)") from None
+
+
 def data_record(d: Any) -> DataAsset:
     return DataAsset(name=d.name, version=str(d.version), path=short_uri(d.path) or "", type=d.type or "uri_folder",
                      description=d.description, tags=dict(d.tags or {}), created_at=_created(d))
@@ -56,14 +68,19 @@ def environment_record(e: Any) -> Environment:
         import yaml
 
         conda = yaml.safe_dump(conda, sort_keys=False)
+    extra: dict[str, Any] = {"tags": dict(e.tags or {}) or None, "os_type": getattr(e, "os_type", None)}
+    build = getattr(e, "build", None)
+    if build is not None:
+        extra["build"] = {k: v for k, v in {"path": build.path, "dockerfile_path": build.dockerfile_path}.items() if v}
     return Environment(name=e.name, version=str(e.version), image=e.image, conda_file=conda,
-                       description=e.description, created_at=_created(e))
+                       description=e.description, created_at=_created(e), extra={k: v for k, v in extra.items() if v})
 
 
 class AssetOps:
     # ----- helpers shared with models and endpoints -----
-    def _remote_path(self, path: Any, prefix: str) -> str:
-        """A registered-asset path: remote URIs as given, local files uploaded to the default datastore."""
+    def _remote_path(self, path: Any, prefix: str, datastore: str | None = None) -> str:
+        """A registered-asset path: remote URIs as given, local files uploaded to ``datastore`` (default: the
+        workspace's default datastore)."""
         s = fix_uri(path)
         if s.startswith(REMOTE):
             return s
@@ -76,19 +93,21 @@ class AssetOps:
         dest = f"{prefix}/{uuid.uuid4().hex[:12]}"
         if local.is_file():
             dest = f"{dest}/{local.name}"
-        return self.upload(local, dest).uri
+        return self.upload(local, dest, datastore=datastore).uri
 
     # ----- data assets -----
     def create_data_asset(self, name: str, path: str, type: str | None = None, version: str | None = None,
-                          description: str | None = None, tags: dict[str, str] | None = None) -> DataAsset:
-        from azure.ai.ml.entities import Data
-
+                          description: str | None = None, tags: dict[str, str] | None = None,
+                          datastore: str | None = None, extra: dict[str, Any] | None = None) -> DataAsset:
         from leafctl.backends.common import check_name, check_version
+        from leafctl.specs.assets import check_mltable, data_entity
 
         check_name("data asset", name)  # name and version go into the request URL
         if version is not None:
             check_version("data asset", str(version))
         src = fix_uri(path)
+        if datastore and not Path(src).exists() and not re.match(r"^[a-z][a-z0-9+.-]*:", src, re.I):
+            src = f"azureml://datastores/{datastore}/paths/{src.lstrip('/')}"  # a path in the spec's datastore
         if type is None:
             if Path(src).exists():
                 type = "uri_file" if Path(src).is_file() else "uri_folder"
@@ -96,10 +115,24 @@ class AssetOps:
                 last = src.rstrip("/").rsplit("/", 1)[-1]
                 type = "uri_file" if ("." in last and not src.endswith("/")) else "uri_folder"
         if type not in ("uri_file", "uri_folder", "mltable"):
-            raise UsageError(f"data asset type {type!r} is not known", "use uri_file or uri_folder")
-        remote = self._remote_path(src, f"LocalUpload/data/{name}")
-        entity = Data(name=name, version=version, path=remote, type=type, description=description, tags=tags or {})
-        return data_record(self.client.data.create_or_update(entity))
+            raise UsageError(f"data asset type {type!r} is not known", "use uri_file, uri_folder or mltable")
+        refs: list[str] | None = None
+        if type == "mltable" and Path(src).exists():
+            check_mltable(Path(src), repr(src))
+            refs = _mltable_refs(Path(src))
+        remote = self._remote_path(src, f"LocalUpload/data/{name}", datastore)
+        entity = data_entity(name, remote, type, version, description, tags, extra)
+        ops = self.client.data
+        if type != "mltable":
+            return data_record(ops.create_or_update(entity))
+        # azure-ai-ml would read the MLTable file back from storage with a client of its own (and fetch its JSON
+        # schema from the internet) to list the paths it references; leafctl moves bytes itself, so it read the
+        # local MLTable before the upload and hands over what it references (nothing for a remote MLTable).
+        ops._validate = lambda data: refs  # type: ignore[method-assign]
+        try:
+            return data_record(ops.create_or_update(entity))
+        finally:
+            del ops._validate
 
     def get_data_asset(self, name: str, version: str | None = None) -> DataAsset:
         if version and version != "latest":
@@ -116,29 +149,36 @@ class AssetOps:
 
     # ----- environments -----
     def create_environment(self, env: Environment) -> Environment:
-        from azure.ai.ml.entities import Environment as AzEnvironment
-
         from leafctl.backends.common import check_name, check_version
 
         # Both end up in the request URL (.../environments/<name>/versions/<version>): checked here.
         check_name("environment", env.name)
         if env.version:
             check_version("environment", str(env.version))
-        if not env.image:
+        build = (env.extra or {}).get("build")
+        if not env.image and not build:
             raise UsageError("an Azure environment needs a docker image", "pass --image, e.g. mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04")
-        conda: Any = None
         if env.conda_file:
             p = Path(env.conda_file)
-            if "\n" not in env.conda_file and p.exists():
-                conda = str(p)
-            else:
+            if not ("\n" not in env.conda_file and p.exists()):
                 import yaml
 
-                conda = yaml.safe_load(env.conda_file)
-                if not isinstance(conda, dict):
+                if not isinstance(yaml.safe_load(env.conda_file), dict):
                     raise UsageError("the conda file is not a YAML mapping", "give a conda environment.yml")
-        entity = AzEnvironment(name=env.name, version=env.version, image=env.image, conda_file=conda,
-                               description=env.description)
+        build_path = None
+        if isinstance(build, dict) and build.get("path") and not str(build["path"]).startswith(REMOTE):
+            # A docker build context: leafctl uploads the folder itself and hands Azure ML its datastore URI
+            # (a BuildContext), as azure-ai-ml would; the image is built by the workspace.
+            folder = Path(str(build["path"]))
+            if not folder.is_dir():
+                raise UsageError(f"build context {folder} is not a folder", "give build.path: the folder holding the Dockerfile")
+            store = (env.extra or {}).get("datastore")
+            store = str(store).removeprefix("azureml:") if store else None
+            build_path = self.upload(folder, f"LocalUpload/environments/{env.name}/{uuid.uuid4().hex[:12]}",
+                                     datastore=store).uri.rstrip("/") + "/"
+        from leafctl.specs.assets import environment_entity
+
+        entity = environment_entity(env, build_path)
         return environment_record(self.client.environments.create_or_update(entity))
 
     def get_environment(self, name: str, version: str | None = None) -> Environment:

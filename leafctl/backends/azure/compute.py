@@ -19,6 +19,13 @@ def _str(value: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
+def _extra(c: Any) -> dict[str, Any]:
+    """The az ml fields beyond the typed ones that the service reports back (location, description, tags)."""
+    out = {k: getattr(c, k, None) for k in ("location", "description")}
+    out["tags"] = dict(getattr(c, "tags", None) or {})
+    return {k: v for k, v in out.items() if v}
+
+
 def compute_record(c: Any) -> Compute:
     kind = (getattr(c, "type", "") or "").lower()
     created = _iso(getattr(c, "created_on", None))
@@ -26,16 +33,21 @@ def compute_record(c: Any) -> Compute:
         tier = TIERS.get((c.tier or "dedicated").replace("-", "_").lower(), "dedicated")
         return Compute(name=c.name, type="cluster", size=c.size, min_nodes=int(c.min_instances or 0),
                        max_nodes=int(c.max_instances or 1), idle_seconds=int(c.idle_time_before_scale_down or 0),
-                       tier=tier, state=_str(c.provisioning_state) or "Succeeded", created_at=created)
+                       tier=tier, state=_str(c.provisioning_state) or "Succeeded", created_at=created, extra=_extra(c))
     if kind == "computeinstance":
         state = _str(getattr(c, "state", None)) or _str(c.provisioning_state) or "Succeeded"
         return Compute(name=c.name, type="instance", size=c.size, min_nodes=0, max_nodes=1, idle_seconds=0,
-                       state=state, created_at=created)
+                       state=state, created_at=created, extra=_extra(c))
     return Compute(name=c.name, type=kind or "attached", size=getattr(c, "size", None),
                    state=_str(getattr(c, "provisioning_state", None)) or "Succeeded", created_at=created)
 
 
 def _entity(spec: Compute) -> Any:
+    """The azure-ai-ml entity: the record's whole az ml document (every carried field, as the spec gave it)."""
+    if spec.type in ("cluster", "instance"):
+        from leafctl.specs.compute import compute_entity
+
+        return compute_entity(spec)
     if spec.type == "cluster":
         from azure.ai.ml.entities import AmlCompute
 
@@ -73,7 +85,7 @@ class ComputeOps:
         except ResourceNotFoundError:
             existing = None
         if existing is not None:
-            want = _comparable(Compute(**{**compute.to_dict(), "size": compute.size or existing.size}))
+            want = _comparable(Compute(**{**compute.to_dict(), "size": compute.size or existing.size, "extra": {}}))
             have = _comparable(existing)
             if want == have:
                 return existing

@@ -30,7 +30,8 @@ def datastore_record(ds: Any, default_name: str | None = None) -> Datastore:
     container = getattr(ds, "container_name", None) or getattr(ds, "filesystem", None) or getattr(ds, "file_share_name", None)
     return Datastore(name=ds.name, type=kind, account_name=getattr(ds, "account_name", None), container_name=container,
                      endpoint=getattr(ds, "endpoint", None), credential=_credential_kind(getattr(ds, "credentials", None)),
-                     is_default=bool(default_name and ds.name == default_name))
+                     is_default=bool(default_name and ds.name == default_name), description=getattr(ds, "description", None),
+                     tags=dict(getattr(ds, "tags", None) or {}))
 
 
 def _secret(value: str | None, flag: str) -> str:
@@ -45,7 +46,8 @@ def _secret(value: str | None, flag: str) -> str:
 def datastore_entity(spec: DatastoreSpec) -> Any:
     from azure.ai.ml import entities as e
 
-    common: dict[str, Any] = {"name": spec.name, "account_name": spec.account_name, "protocol": spec.protocol or "https"}
+    common: dict[str, Any] = {"name": spec.name, "account_name": spec.account_name, "protocol": spec.protocol or "https",
+                              "description": spec.description, "tags": dict(spec.tags or {})}
     if spec.endpoint:
         common["endpoint"] = spec.endpoint
     if not spec.account_name:

@@ -30,18 +30,27 @@ def model_record(m: Any) -> Model:
     if not run_id and m.path:
         hit = JOB_OUTPUT.match(m.path)
         run_id = hit.group("run") if hit else None
+    extra = {"stage": getattr(m, "stage", None), "properties": dict(getattr(m, "properties", None) or {}) or None,
+             "flavors": dict(getattr(m, "flavors", None) or {}) or None}
     return Model(name=m.name, version=str(m.version), type=kind, path=short_uri(m.path), tags=dict(m.tags or {}),
-                 description=m.description, run_id=run_id, created_at=_created(m))
+                 description=m.description, run_id=run_id, created_at=_created(m),
+                 extra={k: v for k, v in extra.items() if v is not None})
 
 
 class ModelOps:
     def register_model(self, name: str, path: Path | None = None, run_id: str | None = None, output: str | None = None,
-                       type: str = "custom", tags: dict[str, str] | None = None, description: str | None = None) -> Model:
-        from azure.ai.ml.entities import Model as AzModel
+                       type: str = "custom", tags: dict[str, str] | None = None, description: str | None = None,
+                       version: str | None = None, extra: dict[str, Any] | None = None) -> Model:
+        from leafctl.backends.common import check_name, check_version
+        from leafctl.specs.assets import model_entity
+
+        check_name("model", name)
+        if version is not None:
+            check_version("model", str(version))
 
         az_type = MODEL_TYPES.get(type)
         if az_type is None:
-            raise UsageError(f"model type {type!r} is not known", "use custom or mlflow")
+            raise UsageError(f"model type {type!r} is not known", "use custom, mlflow or triton")
         if (path is None) == (run_id is None):
             raise UsageError("give exactly one of a path and --run", "e.g. --path ./model or --run <run-id> --output model")
         if run_id is not None:
@@ -60,7 +69,8 @@ class ModelOps:
                 raise UsageError(f"{src} is not an MLflow model folder (no MLmodel file)",
                                  "register it with --type custom, or point at the folder that holds MLmodel")
             remote = self._remote_path(src, f"LocalUpload/models/{name}")
-        entity = AzModel(name=name, path=remote, type=az_type, tags=tags or {}, description=description)
+        # Every carried field of the spec (stage, properties, flavors ...) through azure-ai-ml's own schema.
+        entity = model_entity(name, remote, az_type, version, description, tags, extra)
         if run_id:
             entity.job_name = run_id
         return model_record(self.client.models.create_or_update(entity))

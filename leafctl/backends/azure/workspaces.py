@@ -24,6 +24,8 @@ def workspace_record(ws: Any, settings: Any) -> Workspace:
         subscription_id=settings.subscription_id,
         id=ws.id,
         created_at=_iso(getattr(ws, "creation_time", None)),
+        extra={k: v for k, v in {"display_name": getattr(ws, "display_name", None), "description": getattr(ws, "description", None),
+                                 "tags": dict(getattr(ws, "tags", None) or {}) or None}.items() if v},
     )
 
 
@@ -34,7 +36,8 @@ class WorkspaceOps:
     def list_workspaces(self) -> list[Workspace]:
         return [workspace_record(w, self.settings) for w in self.client.workspaces.list()]
 
-    def create_workspace(self, name: str, location: str | None = None, exist_ok: bool = True) -> Workspace:
+    def create_workspace(self, name: str, location: str | None = None, exist_ok: bool = True,
+                         extra: dict[str, Any] | None = None) -> Workspace:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
@@ -51,10 +54,12 @@ class WorkspaceOps:
         location = location or self.settings.location
         if not location:
             raise UsageError("an Azure workspace needs a location", "pass --location centralus or `leafctl config set location ...`")
-        from azure.ai.ml.entities import Workspace as AzWorkspace
+        from leafctl.specs.workspace import workspace_entity
 
-        # Like `az ml workspace create`: an ARM deployment that also creates storage, key vault and app insights.
-        return workspace_record(lro(lambda: self.client.workspaces.begin_create(AzWorkspace(name=name, location=location))), self.settings)
+        # Like `az ml workspace create`: an ARM deployment that also creates storage, key vault and app insights
+        # (or uses the ones the spec names); every carried field of the spec goes into azure-ai-ml's entity.
+        entity = workspace_entity(name, location, extra)
+        return workspace_record(lro(lambda: self.client.workspaces.begin_create(entity)), self.settings)
 
     def delete_workspace(self, name: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError

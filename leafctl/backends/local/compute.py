@@ -7,6 +7,7 @@ Create is get-or-create, so CI can run the same ``compute create`` every time.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -27,8 +28,10 @@ CREATE TABLE IF NOT EXISTS computes (
 
 
 def _row(r: Any) -> Compute:
+    extra = r["extra"] if "extra" in r.keys() else None
     return Compute(name=r["name"], type=r["type"], size=r["size"], min_nodes=r["min_nodes"], max_nodes=r["max_nodes"],
-                   idle_seconds=r["idle_seconds"], tier=r["tier"], state=r["state"], created_at=r["created_at"])
+                   idle_seconds=r["idle_seconds"], tier=r["tier"], state=r["state"], created_at=r["created_at"],
+                   extra=json.loads(extra) if extra else {})
 
 
 class ComputeOps:
@@ -36,6 +39,7 @@ class ComputeOps:
 
     def _computes(self) -> Registry:
         self.registry.ensure_schema("compute", _SCHEMA)
+        self.registry.ensure_column("computes", "extra", "TEXT")  # the az ml fields beyond the typed ones
         return self.registry
 
     def _local_compute(self) -> Compute:
@@ -51,20 +55,24 @@ class ComputeOps:
             row = conn.execute("SELECT * FROM computes WHERE name = ?", (c.name,)).fetchone()
             if row is not None:
                 old = _row(row)
-                if old.spec() == c.spec():
+                if old.spec() == c.spec() and old.extra == c.extra:
                     return old
                 if not update:
-                    diff = ", ".join(f"{k} {old.spec()[k]!r} -> {v!r}" for k, v in c.spec().items() if old.spec()[k] != v)
+                    diff = ", ".join([f"{k} {old.spec()[k]!r} -> {v!r}" for k, v in c.spec().items() if old.spec()[k] != v]
+                                     + [f"{k} {old.extra.get(k)!r} -> {c.extra.get(k)!r}" for k in sorted({*old.extra, *c.extra})
+                                        if old.extra.get(k) != c.extra.get(k)])
                     raise Conflict(f"compute {c.name!r} exists with a different spec ({diff})", "pass --update to change it, or use another name")
                 if old.type != c.type:
                     raise Conflict(f"compute {c.name!r} is a {old.type}; its type cannot change", "delete it first, or use another name")
-                conn.execute("UPDATE computes SET size=?, min_nodes=?, max_nodes=?, idle_seconds=?, tier=? WHERE name=?",
-                             (c.size, c.min_nodes, c.max_nodes, c.idle_seconds, c.tier, c.name))
+                conn.execute("UPDATE computes SET size=?, min_nodes=?, max_nodes=?, idle_seconds=?, tier=?, extra=? WHERE name=?",
+                             (c.size, c.min_nodes, c.max_nodes, c.idle_seconds, c.tier, json.dumps(c.extra, sort_keys=True), c.name))
             else:
                 # An instance runs once created (as on Azure); a cluster is simply provisioned.
                 state = "Running" if c.type == "instance" else "Succeeded"
-                conn.execute("INSERT INTO computes VALUES (?,?,?,?,?,?,?,?,?)",
-                             (c.name, c.type, c.size, c.min_nodes, c.max_nodes, c.idle_seconds, c.tier, state, now_iso()))
+                conn.execute("INSERT INTO computes (name, type, size, min_nodes, max_nodes, idle_seconds, tier, state, created_at, extra) "
+                             "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                             (c.name, c.type, c.size, c.min_nodes, c.max_nodes, c.idle_seconds, c.tier, state, now_iso(),
+                              json.dumps(c.extra, sort_keys=True)))
         return self.get_compute(c.name)
 
     def get_compute(self, name: str) -> Compute:

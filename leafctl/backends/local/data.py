@@ -20,7 +20,7 @@ from leafctl.backends.local.workspaces import DEFAULT_DATASTORE
 from leafctl.errors import Conflict, NotFound, UsageError
 
 DATASTORE_TYPES = ("local", "azure_blob", "azure_data_lake_gen2")
-ASSET_TYPES = ("uri_file", "uri_folder")
+ASSET_TYPES = ("uri_file", "uri_folder", "mltable")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datastores (
@@ -35,16 +35,25 @@ CREATE TABLE IF NOT EXISTS data_assets (
 
 
 def _ds_row(r: Any) -> Datastore:
+    keys = r.keys()
     return Datastore(name=r["name"], type=r["type"], account_name=r["account_name"], container_name=r["container_name"],
-                     endpoint=r["endpoint"], credential=r["credential"], path=r["path"], created_at=r["created_at"])
+                     endpoint=r["endpoint"], credential=r["credential"], path=r["path"], created_at=r["created_at"],
+                     description=r["description"] if "description" in keys else None,
+                     tags=json.loads(r["tags"] or "{}") if "tags" in keys else {})
 
 
 def _asset_row(r: Any) -> DataAsset:
+    extra = r["extra"] if "extra" in r.keys() else None
     return DataAsset(name=r["name"], version=r["version"], path=r["path"], type=r["type"], description=r["description"],
-                     tags=json.loads(r["tags"] or "{}"), created_at=r["created_at"])
+                     tags=json.loads(r["tags"] or "{}"), created_at=r["created_at"], extra=json.loads(extra) if extra else {})
 
 
 def _check_type(path: str, want: str | None, target: Path) -> str:
+    if want == "mltable":  # a folder holding an MLTable file; jobs read it as that folder
+        from leafctl.specs.assets import check_mltable
+
+        check_mltable(target, repr(path))
+        return "mltable"
     detected = "uri_file" if target.is_file() else "uri_folder"
     if want and want != detected:
         raise UsageError(f"{path!r} is a {'file' if target.is_file() else 'folder'}, not a {want}", f"use --type {detected}")
@@ -73,6 +82,10 @@ class DataOps:
 
     def _data(self) -> Registry:
         self.registry.ensure_schema("data", _SCHEMA)
+        # Columns a newer leafctl added to tables an older one created.
+        self.registry.ensure_column("datastores", "description", "TEXT")
+        self.registry.ensure_column("datastores", "tags", "TEXT")
+        self.registry.ensure_column("data_assets", "extra", "TEXT")
         return self.registry
 
     # --- datastores ---------------------------------------------------------------------------
@@ -100,7 +113,8 @@ class DataOps:
             raise UsageError(f"a {spec.type} datastore needs an account name and a container name",
                              "pass --account-name and --container-name")
         ds = Datastore(name=spec.name, type=spec.type, account_name=spec.account_name, container_name=spec.container_name,
-                       endpoint=spec.endpoint, credential=credential, path=path)
+                       endpoint=spec.endpoint, credential=credential, path=path, description=spec.description,
+                       tags={str(k): str(v) for k, v in (spec.tags or {}).items()})
         with self._data().tx() as conn:
             row = conn.execute("SELECT * FROM datastores WHERE name = ?", (spec.name,)).fetchone()
             if row is not None:
@@ -109,8 +123,10 @@ class DataOps:
                     raise Conflict(f"datastore {spec.name!r} exists with a different spec", "delete it first, or use another name")
                 return old
             ds.created_at = now_iso()
-            conn.execute("INSERT INTO datastores VALUES (?,?,?,?,?,?,?,?)",
-                         (ds.name, ds.type, ds.account_name, ds.container_name, ds.endpoint, ds.credential, ds.path, ds.created_at))
+            conn.execute("INSERT INTO datastores (name, type, account_name, container_name, endpoint, credential, path, "
+                         "created_at, description, tags) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         (ds.name, ds.type, ds.account_name, ds.container_name, ds.endpoint, ds.credential, ds.path, ds.created_at,
+                          ds.description, json.dumps(ds.tags, sort_keys=True)))
         return ds
 
     def get_datastore(self, name: str | None = None) -> Datastore:
@@ -239,13 +255,13 @@ class DataOps:
 
     # --- data assets --------------------------------------------------------------------------
 
-    def _asset_target(self, path: str, want: str | None) -> tuple[str, str | None]:
+    def _asset_target(self, path: str, want: str | None, datastore: str | None = None) -> tuple[str, str | None]:
         """Where an asset points: (azureml:// URI, detected type or None if unknowable). Local paths are snapshotted into
         the default datastore (as Azure uploads them), so a version never changes under its users."""
         parsed = parse_uri(path)
         if parsed is None and not Path(path).expanduser().exists():
-            # Not a local path: a path in the profile's datastore.
-            ds = self.get_datastore(None)
+            # Not a local path: a path in the spec's datastore, else the profile's.
+            ds = self.get_datastore(datastore)
             parsed = (ds.name, path)
         if parsed is not None:
             ds_name, rel = parsed
@@ -263,23 +279,25 @@ class DataOps:
         return self.upload(src, f"LocalUpload/{uuid.uuid4().hex}/").uri, detected
 
     def create_data_asset(self, name: str, path: str, type: str | None = None, version: str | None = None,
-                          description: str | None = None, tags: dict[str, str] | None = None) -> DataAsset:
+                          description: str | None = None, tags: dict[str, str] | None = None,
+                          datastore: str | None = None, extra: dict[str, Any] | None = None) -> DataAsset:
         check_name("data asset", name)
         if type is not None and type not in ASSET_TYPES:
             raise UsageError(f"data asset type must be one of {', '.join(ASSET_TYPES)}, got {type!r}", "or leave --type out to detect it")
         if version is not None:
             check_version("data asset", str(version))
-        uri, detected = self._asset_target(path, type)
+        uri, detected = self._asset_target(path, type, datastore)
         asset = DataAsset(name=name, version="", path=uri, type=type or detected or "uri_folder", description=description,
-                          tags=dict(tags or {}), created_at=now_iso())
+                          tags=dict(tags or {}), created_at=now_iso(), extra=dict(extra or {}))
         with self._data().tx() as conn:
             existing = [r["version"] for r in conn.execute("SELECT version FROM data_assets WHERE name = ?", (name,))]
             if version is not None and str(version) in existing:
                 raise Conflict(f"data asset {name}:{version} already exists", "leave --version out to create the next version")
             asset.version = str(version) if version is not None else next_version(existing)
-            conn.execute("INSERT INTO data_assets VALUES (?,?,?,?,?,?,?)",
+            conn.execute("INSERT INTO data_assets (name, version, path, type, description, tags, created_at, extra) "
+                         "VALUES (?,?,?,?,?,?,?,?)",
                          (asset.name, asset.version, asset.path, asset.type, asset.description,
-                          json.dumps(asset.tags, sort_keys=True), asset.created_at))
+                          json.dumps(asset.tags, sort_keys=True), asset.created_at, json.dumps(asset.extra, sort_keys=True)))
         return asset
 
     def _asset_versions(self, name: str) -> list[DataAsset]:

@@ -3,6 +3,7 @@ these are bookkeeping that keeps one run spec valid on both backends."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from leafctl.backends.base import Environment
@@ -19,8 +20,9 @@ CREATE TABLE IF NOT EXISTS environments (
 
 
 def _row(r: Any) -> Environment:
+    extra = r["extra"] if "extra" in r.keys() else None
     return Environment(name=r["name"], version=r["version"], image=r["image"], conda_file=r["conda_file"],
-                       description=r["description"], created_at=r["created_at"])
+                       description=r["description"], created_at=r["created_at"], extra=json.loads(extra) if extra else {})
 
 
 class EnvOps:
@@ -28,6 +30,7 @@ class EnvOps:
 
     def _envs(self) -> Registry:
         self.registry.ensure_schema("environments", _SCHEMA)
+        self.registry.ensure_column("environments", "extra", "TEXT")  # build, inference_config, tags ... as given
         return self.registry
 
     def create_environment(self, env: Environment) -> Environment:
@@ -35,20 +38,22 @@ class EnvOps:
         check_name("environment", env.name)
         if env.version:  # empty: the next one
             check_version("environment", str(env.version))
-        if not env.image and not env.conda_file:
+        if not env.image and not env.conda_file and not (env.extra or {}).get("build"):
             raise UsageError(f"environment {env.name!r} needs an image or a conda file", "pass --image, e.g. mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04")
         new = Environment(**env.to_dict())
         with self._envs().tx() as conn:
             rows = {r["version"]: _row(r) for r in conn.execute("SELECT * FROM environments WHERE name = ?", (env.name,))}
             if new.version and new.version in rows:
                 old = rows[new.version]
-                if (old.image, old.conda_file, old.description) == (new.image, new.conda_file, new.description):
+                if (old.image, old.conda_file, old.description, old.extra) == (new.image, new.conda_file, new.description, new.extra):
                     return old
                 raise Conflict(f"environment {env.name}:{env.version} exists with a different spec", "leave --version out to create the next version")
             new.version = str(new.version or next_version(rows))
             new.created_at = now_iso()
-            conn.execute("INSERT INTO environments VALUES (?,?,?,?,?,?)",
-                         (new.name, new.version, new.image, new.conda_file, new.description, new.created_at))
+            conn.execute("INSERT INTO environments (name, version, image, conda_file, description, created_at, extra) "
+                         "VALUES (?,?,?,?,?,?,?)",
+                         (new.name, new.version, new.image, new.conda_file, new.description, new.created_at,
+                          json.dumps(new.extra, sort_keys=True)))
         return new
 
     def _env_versions(self, name: str) -> list[Environment]:
