@@ -34,10 +34,12 @@ WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="Stream logs 
 # -- shared helpers (also for `run evolve`) ----------------------------------------------------------
 
 def apply_defaults(spec: JobSpec) -> JobSpec:
-    """Fill compute and experiment from the profile, so --dry-run shows what would really be submitted."""
+    """Fill compute and experiment from the profile, so --dry-run shows what would really be submitted.
+    Where neither the spec nor the profile names them, the backend's own default applies (local: the
+    local compute and experiment "default"; Azure: serverless compute), and --dry-run prints none."""
     s = settings()
-    spec.compute = spec.compute or s.get("compute") or "local"
-    spec.experiment = spec.experiment or s.get("experiment") or "default"
+    spec.compute = spec.compute or s.get("compute") or None
+    spec.experiment = spec.experiment or s.get("experiment") or None
     if spec.environment is None and s.get("environment"):
         spec.environment = s.get("environment")
     return spec
@@ -94,9 +96,12 @@ def output_dest(value: str) -> str:
     return path
 
 
-def _flags_spec(code, command, inputs, outputs, compute, experiment, env_vars, name, tags, environment) -> JobSpec:
-    """The job the flags describe (fields left out are empty)."""
+def _flags_spec(code, command, inputs, outputs, compute, experiment, env_vars, name, tags, environment,
+                extras: dict | None = None) -> JobSpec:
+    """The job the flags describe (fields left out are empty). ``--input NAME=VALUE`` is a path or a
+    literal by ``specs.flags.is_input_path``; ``extras`` are the az ml fields of --instance-count & co."""
     from leafctl.backends.base import JobSpec
+    from leafctl.specs.flags import is_input_path, literal_value
 
     outs: dict[str, str | None] = {}
     for item in outputs or []:
@@ -104,10 +109,32 @@ def _flags_spec(code, command, inputs, outputs, compute, experiment, env_vars, n
         if not out_name.strip():
             raise UsageError(f"--output {item!r} has no name", "e.g. --output model or --output model=azureml://datastores/ds/paths/p")
         outs[out_name.strip()] = output_dest(dest) if sep and dest else None
+    given = parse_kv(inputs, "--input")
     return JobSpec(command=(command or "").strip(), code=_local_path(code) if code else None,
-                   inputs={k: _local_path(v) for k, v in parse_kv(inputs, "--input").items()}, outputs=outs,
+                   inputs={k: _local_path(v) for k, v in given.items() if is_input_path(v) or not v.strip()}, outputs=outs,
                    environment=environment, compute=compute, experiment=experiment, display_name=name,
-                   env_vars=parse_kv(env_vars, "--env-var"), tags=parse_kv(tags, "--tag"))
+                   env_vars=parse_kv(env_vars, "--env-var"), tags=parse_kv(tags, "--tag"),
+                   literals={k: literal_value(v) for k, v in given.items() if v.strip() and not is_input_path(v)},
+                   doc=dict(extras or {}))
+
+
+def _note_local(spec: JobSpec) -> None:
+    """Once on stderr, on the local backend: what a local run records but cannot apply."""
+    from leafctl.cli._common import note_local
+    from leafctl.specs.job import env_label
+
+    doc = spec.doc or {}
+    env = doc.get("environment") if isinstance(doc.get("environment"), dict) else spec.environment
+    if env and backend().name == "local":
+        info(f"note: local runs use the current Python, not environment {env_label(env)} (it is recorded, and used on Azure)")
+    names = [k for k in ("services", "identity", "queue_settings") if doc.get(k)]
+    res = doc.get("resources") if isinstance(doc.get("resources"), dict) else {}
+    names += [f"resources.{k}" for k in res if k != "instance_count" or not doc.get("distribution")]
+    for io in ("inputs", "outputs"):
+        for k, v in (doc.get(io) or {}).items():
+            if isinstance(v, dict) and v.get("mode"):
+                names.append(f"{io}.{k}.mode")
+    note_local("the job", names, "they are recorded and sent to Azure on the azure backend; locally an input or output is a path")
 
 
 # -- commands ----------------------------------------------------------------------------------------
@@ -117,7 +144,9 @@ def submit(
     file: FileOption = None,
     code: Annotated[str | None, typer.Option("--code", help="Folder snapshotted as the job's working directory.")] = None,
     command: Annotated[str | None, typer.Option("--command", help="Shell command; may use ${{inputs.NAME}} and ${{outputs.NAME}}.")] = None,
-    input_: Annotated[list[str] | None, typer.Option("--input", "-i", help="NAME=PATH, azureml://... URI or azureml:ASSET:VERSION (repeatable).")] = None,
+    input_: Annotated[list[str] | None, typer.Option("--input", "-i", help="NAME=PATH, azureml://... URI or azureml:ASSET:VERSION, or "
+                                                     "NAME=LITERAL (a value that is no existing path, no reference and has no '/': "
+                                                     "epochs=10) (repeatable).")] = None,
     output: Annotated[list[str] | None, typer.Option("--output", help="NAME or NAME=DEST: an output folder (repeatable).")] = None,
     compute: ComputeOption = None,
     experiment: ExperimentOption = None,
@@ -125,14 +154,37 @@ def submit(
     name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
     tag: TagOption = None,
     environment: Annotated[str | None, typer.Option("--environment", help="Environment (azure), e.g. azureml:leaf-esp@latest.")] = None,
+    instance_count: Annotated[int | None, typer.Option("--instance-count", min=1, help="Nodes (resources.instance_count).")] = None,
+    distribution: Annotated[str | None, typer.Option("--distribution", help="mpi | pytorch | tensorflow: run the command as "
+                                                     "instances x processes ranks (locally too).")] = None,
+    process_count: Annotated[int | None, typer.Option("--process-count-per-instance", min=1,
+                                                      help="Processes per node (distribution.process_count_per_instance; "
+                                                           "tensorflow: worker_count = instances x this).")] = None,
+    timeout: Annotated[str | None, typer.Option("--timeout", help="Stop the job after SECONDS, or a duration like 90m, 2h, "
+                                                "1h30m (limits.timeout; locally the run then fails).")] = None,
     set_: SetOption = None,
     dry_run: DryRunOption = False,
     wait: WaitOption = False,
 ) -> None:
-    """Submit a command job, from flags or an az ml command job YAML (-f), with --set overrides."""
-    from leafctl import specs
+    """Submit a command job, from flags or an az ml command job YAML (-f), with --set overrides.
 
-    spec = _flags_spec(code, command, input_, output, compute, experiment, env_var, name, tag, environment)
+    --input NAME=VALUE: VALUE is a path when it is an existing local path, an azureml: / azureml:// /
+    https:// reference, or contains '/'; anything else is a literal (epochs=10, lr=0.01, flag=true)."""
+    from leafctl import specs
+    from leafctl.specs.flags import DISTRIBUTIONS, job_extras, parse_duration
+
+    if distribution is not None and distribution.lower() not in DISTRIBUTIONS:
+        raise UsageError(f"invalid --distribution {distribution!r}", f"use one of {', '.join(DISTRIBUTIONS)}")
+    if process_count is not None and distribution is None:
+        raise UsageError("--process-count-per-instance needs --distribution", "e.g. --distribution mpi --process-count-per-instance 2")
+    seconds = None
+    if timeout is not None:
+        try:
+            seconds = parse_duration(timeout)
+        except ValueError:
+            raise UsageError(f"invalid --timeout {timeout!r}", "give seconds (3600) or a duration (90m, 2h, 1h30m)") from None
+    extras = job_extras(instance_count, distribution.lower() if distribution else None, process_count, seconds)
+    spec = _flags_spec(code, command, input_, output, compute, experiment, env_var, name, tag, environment, extras)
     if file or set_:  # read by azure-ai-ml's load_job; flags alone need no azure import
         from leafctl.specs.job import job_from_file
 
@@ -145,6 +197,7 @@ def submit(
     if dry_run:
         emit(specs.job_to_doc(spec))
         return
+    _note_local(spec)
     follow_or_return(backend().submit_run(spec), wait)
 
 

@@ -197,7 +197,8 @@ def install(fake: FakeAzureML, azurite: Any) -> FakeJobs:
         else:
             p["status"] = old["properties"].get("status")
         p.setdefault("experimentName", "Default")
-        p["services"] = {"Studio": {"jobServiceType": "Studio", "endpoint": f"https://ml.azure.com/runs/{name}"},
+        p["services"] = {**(p.get("services") or {}),  # the job's own (vs_code, jupyter_lab, ...) stay, as on Azure
+                         "Studio": {"jobServiceType": "Studio", "endpoint": f"https://ml.azure.com/runs/{name}"},
                          "Tracking": {"jobServiceType": "Tracking", "endpoint": f"azureml://{fake.location}.api.azureml.ms/mlflow"}}
         outs = p.setdefault("outputs", {}) or {}
         p["outputs"] = outs

@@ -99,8 +99,9 @@ def _dry_runs(cli, d: Path) -> dict:
 
 
 def _check_dry(got: dict, d: Path) -> None:
-    assert got["compute"] == {"name": "leaf-cluster", "type": "cluster", "size": "Standard_DS3_v2", "min_nodes": 0,
-                              "max_nodes": 4, "idle_seconds": 180, "tier": "dedicated"}
+    assert got["compute"] == {"$schema": "https://azuremlschemas.azureedge.net/latest/amlCompute.schema.json",
+                              "name": "leaf-cluster", "type": "amlcompute", "size": "Standard_DS3_v2", "min_instances": 0,
+                              "max_instances": 4, "idle_time_before_scale_down": 180, "tier": "dedicated"}
     job = got["job"]
     assert job["experiment_name"] == "dry" and job["code"] == str((d / "src").resolve())
     assert job["inputs"]["data"]["path"] == str((d / "data").resolve())
@@ -108,8 +109,11 @@ def _check_dry(got: dict, d: Path) -> None:
     assert "environment" not in job  # none given: validation lent one, the job does not get it
     env = got["environment"]
     assert (env["name"], env["version"], env["description"]) == ("leaf-env", "3", "from yaml")
-    assert "python=3.11" in env["conda_file"]
-    assert got["endpoint"] == {"name": "dbl-ep", "model": "doubler:1", "compute": "local"}
+    assert "python=3.11" in env["conda_file"]["dependencies"]  # the az ml document: the conda file inline
+    ep, dep = got["endpoint"]["endpoint"], got["endpoint"]["deployment"]
+    assert (ep["name"], ep["description"]) == ("dbl-ep", "doubles x")
+    assert (dep["name"], dep["endpoint_name"], dep["model"], dep["compute"]) == ("blue", "dbl-ep", "azureml:doubler:1", "azureml:local")
+    assert dep["settings"]["mini_batch_size"] == 5 and dep["settings"]["retry_settings"] == {"max_retries": 3, "timeout": 300}
 
 
 def test_every_spec_kind_dry_runs_and_changes_nothing(cli, specs_dir):
@@ -167,7 +171,7 @@ def test_every_spec_kind_runs_locally(cli, specs_dir, tmp_path):
     assert (ep.json()["name"], ep.json()["model"], ep.json()["compute"]) == ("dbl-ep", "doubler:1", "local")
     # The deployment alone names its endpoint (endpoint_name), and NAME wins over it.
     alone = cli("endpoint", "create", "other-ep", "-f", str(d / "deployment.yml"), "--dry-run", "-o", "json")
-    assert alone.code == 0 and alone.json()["name"] == "other-ep"
+    assert alone.code == 0 and alone.json()["endpoint"]["name"] == alone.json()["deployment"]["endpoint_name"] == "other-ep"
 
 
 def test_two_bad_fields_are_both_listed(cli, specs_dir):
@@ -187,10 +191,10 @@ def test_two_bad_fields_are_both_listed(cli, specs_dir):
 def test_flags_override_the_file_and_set_overrides_the_flags(cli, specs_dir):
     r = cli("compute", "create", "-f", str(specs_dir / "compute.yml"), "--max-nodes", "5", "--size", "Standard_NC6s_v3",
             "--dry-run", "-o", "json")
-    assert r.code == 0 and (r.json()["max_nodes"], r.json()["size"]) == (5, "Standard_NC6s_v3")
+    assert r.code == 0 and (r.json()["max_instances"], r.json()["size"]) == (5, "Standard_NC6s_v3")
     r = cli("compute", "create", "-f", str(specs_dir / "compute.yml"), "--max-nodes", "5", "--set", "max_instances=7",
             "--dry-run", "-o", "json")
-    assert r.json()["max_nodes"] == 7
+    assert r.json()["max_instances"] == 7
     r = cli("run", "submit", "-f", str(specs_dir / "job.yml"), "--experiment", "flag-exp", "--env-var", "MODE=x",
             "--dry-run", "-o", "json")
     assert r.json()["experiment_name"] == "flag-exp" and r.json()["environment_variables"]["MODE"] == "x"
@@ -203,8 +207,8 @@ def test_datastore_service_principal_flags_and_secret_references(cli, leaf_env):
             "--container-name", "fs", "--tenant-id", "t-id", "--client-id", "c-id")
     r = cli(*args, "--client-secret", "env:SP_SECRET", "--dry-run", "-o", "json")
     assert r.code == 0, r
-    assert r.json() == {**r.json(), "tenant_id": "t-id", "client_id": "c-id", "client_secret": "env:SP_SECRET",
-                        "container_name": "fs"}
+    assert r.json() == {**r.json(), "filesystem": "fs",  # the az ml document
+                        "credentials": {"tenant_id": "t-id", "client_id": "c-id", "client_secret": "env:SP_SECRET"}}
     made = cli(*args, "--client-secret", "env:SP_SECRET", "-o", "json")
     assert made.code == 0 and made.json()["credential"] == "service_principal"
     for flag in ("--client-secret", "--account-key", "--sas-token"):
@@ -216,4 +220,4 @@ def test_datastore_service_principal_flags_and_secret_references(cli, leaf_env):
     r = cli("data", "store", "create", "-f", str(spec), "--tenant-id", "t", "--client-id", "c", "--client-secret", "env:SP",
             "--dry-run", "-o", "json")
     assert r.code == 0, r
-    assert (r.json()["client_secret"], r.json()["container_name"]) == ("env:SP", "fs")
+    assert (r.json()["credentials"]["client_secret"], r.json()["filesystem"]) == ("env:SP", "fs")

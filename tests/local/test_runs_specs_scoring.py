@@ -83,10 +83,11 @@ def test_mlmodel_lookup_and_refusals(tmp_path):
     assert batch_score.main([str(tmp_path / "empty"), str(tmp_path), str(tmp_path / "o")]) == 1
 
 
-def test_literal_inputs_are_refused_clearly(tmp_path):
+def test_literal_inputs_are_carried(tmp_path):
+    # issue 8: literal inputs (bare, or the typed {type, value|default} form) are carried, no longer refused
     from leafctl.specs.job import job_from_file
 
-    for value in ("10", "{type: integer, value: 10}", "{type: string, value: x}"):
+    for value, want in (("10", 10), ("{type: integer, value: 10}", 10), ("{type: string, value: x}", "x")):
         (tmp_path / "job.yml").write_text(f"command: echo ${{{{inputs.n}}}}\ninputs:\n  n: {value}\n")
-        with pytest.raises(UsageError, match="literal"):
-            job_from_file(tmp_path / "job.yml")
+        spec = job_from_file(tmp_path / "job.yml")
+        assert spec.literals == {"n": want} and spec.inputs == {}

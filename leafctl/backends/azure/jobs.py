@@ -33,6 +33,9 @@ LOG_PREFERENCE = ("user_logs/std_log.txt", "azureml-logs/70_driver_log.txt")
 DEFAULT_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 POLL_SECONDS = 5.0
 POLL_ENV = "LEAFCTL_AZURE_POLL_SECONDS"  # how often wait/logs --follow poll the service (default 5)
+MODEL_TYPES = ("mlflow_model", "custom_model", "triton_model")
+# az ml command job fields carried to Azure as azure-ai-ml entities (JobSpec.doc -> the job).
+EXTRA_FIELDS = ("resources", "distribution", "limits", "services", "identity", "queue_settings")
 
 
 def map_status(status: str | None) -> str:
@@ -55,7 +58,10 @@ def _leaf(value: Any) -> str | None:
 def _io_path(v: Any) -> str | None:
     from leafctl.backends.azure.assets import fix_uri, short_uri
 
-    path = getattr(v, "path", None) if not isinstance(v, (str, int, float, bool)) else v
+    v = getattr(v, "_data", v)  # a job node's input wraps what it was given
+    if isinstance(v, (int, float, bool)):  # a literal input: shown as Azure ML substitutes it
+        return str(v)
+    path = getattr(v, "path", None) if not isinstance(v, str) else v
     return short_uri(fix_uri(path)) if path is not None else None
 
 
@@ -198,13 +204,75 @@ class JobOps:
             return Environment(image=env)
         return f"azureml:{env}" if ("@" in env or ":" in env) else f"azureml:{env}@latest"
 
+    def _typed_input(self, name: str, value: str, declared: dict[str, Any]) -> Any:
+        """An input as the spec declared it: its ``type`` and ``mode`` as written (a model type's
+        ``azureml:NAME:VERSION`` / ``@latest`` is a model reference, resolved to its version here)."""
+        from azure.ai.ml import Input
+
+        from leafctl.backends.azure.assets import fix_uri
+        from leafctl.backends.common import split_name_version
+
+        itype, mode = declared.get("type"), declared.get("mode")
+        if itype in MODEL_TYPES and value.startswith("azureml:") and not value.startswith("azureml://"):
+            model, version = split_name_version(fix_uri(value))
+            if not version:
+                version = self.client.models.get(model, label="latest").version
+            inp = Input(type=itype, path=f"azureml:{model}:{version}")
+        else:
+            inp = self._input(name, value)
+            if itype:
+                inp.type = itype
+        if mode:
+            inp.mode = mode
+        return inp
+
+    def _inline_environment(self, env: dict[str, Any]) -> Any:
+        """An inline ``environment:`` mapping -> azure-ai-ml's Environment (a BuildContext for ``build:``,
+        its local folder uploaded by leafctl to the default datastore first)."""
+        from azure.ai.ml.entities import BuildContext, Environment
+
+        env = dict(env)
+        build = env.pop("build", None)
+        context = None
+        if isinstance(build, dict):
+            path = str(build.get("path") or "")
+            if path and "://" not in path and not path.startswith("azureml:"):
+                folder = Path(path).expanduser()
+                if not folder.is_dir():
+                    raise UsageError(f"environment build context {path} is not a folder", "give build.path: the folder holding the Dockerfile")
+                ds, rel = self._default_datastore_name(), f"LocalUpload/leafctl/environments/{tree_hash(folder)}"
+                self._upload_tree(folder, rel, ds)
+                path = self._store_url(ds, rel) + "/"  # the storage URL, as azure-ai-ml records a build context
+            context = BuildContext(path=path, dockerfile_path=build.get("dockerfile_path") or "Dockerfile")
+        known = {k: env.pop(k) for k in ("image", "conda_file", "description", "tags", "name", "version", "os_type",
+                                         "datastore", "properties") if k in env}
+        return Environment(build=context, **known)
+
+    def _extras(self, doc: dict[str, Any]) -> Any:
+        """resources, distribution, limits, services, identity, queue_settings as azure-ai-ml entities (read
+        by its own job loader, so each takes exactly the az ml YAML forms)."""
+        from leafctl.specs.load import load_with_doc
+
+        fields = {k: doc[k] for k in EXTRA_FIELDS if doc.get(k) is not None}
+        if not fields:
+            return None
+        return load_with_doc("job", None, overrides=[{"command": "true", "environment": "azureml:leafctl-extras@latest"},
+                                                     *({k: v} for k, v in fields.items())])[0]
+
     def build_command_job(self, spec: JobSpec, name: str | None = None, environment: Any = None) -> Any:
-        """The azure-ai-ml command job for ``spec`` (code already a URL or local folder to upload)."""
+        """The azure-ai-ml command job for ``spec`` (code already a URL or local folder to upload): every
+        field of ``spec.doc`` carried (input/output types and modes, literal inputs, inline environment,
+        resources, distribution, limits, services, identity, queue_settings, description, properties, name)."""
         from azure.ai.ml import Output, command
 
-        name = name or f"leaf-{uuid.uuid4().hex[:12]}"
+        doc = spec.doc or {}
+        name = name or (str(doc["name"]) if doc.get("name") else None) or f"leaf-{uuid.uuid4().hex[:12]}"
         ds = self._default_datastore_name()
-        inputs = {k: self._input(k, v) for k, v in spec.inputs.items()}
+        declared_in = doc.get("inputs") or {}
+        inputs: dict[str, Any] = {k: self._typed_input(k, v, declared_in.get(k) if isinstance(declared_in.get(k), dict) else {})
+                                  for k, v in spec.inputs.items()}
+        inputs.update(spec.literals)  # literal inputs: sent as values (Azure ML substitutes str(value))
+        declared_out = doc.get("outputs") or {}
         outputs = {}
         for k, v in spec.outputs.items():
             if v and "://" not in v:  # a datastore path, as `data upload --path` takes it
@@ -212,19 +280,36 @@ class JobOps:
 
                 v = f"azureml://datastores/{ds}/paths/{clean_store_path(v)}/"
             path = v or f"azureml://datastores/{ds}/paths/azureml/{name}/{k}/"
-            outputs[k] = Output(type="uri_folder", path=path, mode="rw_mount")
+            given = declared_out.get(k) if isinstance(declared_out.get(k), dict) else {}
+            otype = given.get("type") or "uri_folder"
+            mode = given.get("mode") or ("rw_mount" if otype == "uri_folder" else None)
+            outputs[k] = Output(type=otype, path=path, mode=mode)
         code = spec.code
         if code and "://" not in code:
             code = self._upload_code(code)
         tags = {**spec.tags, "leafctl.kind": spec.kind}
-        return command(
+        if environment is None and isinstance(doc.get("environment"), dict) and not spec.environment:
+            environment = self._inline_environment(doc["environment"])
+        extras = self._extras(doc)
+        job = command(
             name=name, command=spec.command, code=code, inputs=inputs, outputs=outputs,
             environment=environment if environment is not None else self._environment(spec.environment),
             # "local" (the CLI's default when no compute is set) means no cluster: Azure ML serverless compute.
             compute=None if (spec.compute or self.settings.get("compute")) in (None, "local") else (spec.compute or self.settings.get("compute")),
             experiment_name=spec.experiment or self.settings.get("experiment") or "Default",
             display_name=spec.display_name, environment_variables=dict(spec.env_vars), tags=tags,
+            description=doc.get("description"), properties={str(k): str(v) for k, v in (doc.get("properties") or {}).items()} or None,
+            distribution=getattr(extras, "distribution", None), identity=getattr(extras, "identity", None),
+            services=getattr(extras, "services", None),
         )
+        if extras is not None:
+            if extras.resources is not None and doc.get("resources"):
+                job.resources = extras.resources
+            if extras.limits is not None and doc.get("limits"):
+                job.limits = extras.limits
+            if extras.queue_settings is not None and doc.get("queue_settings"):
+                job.queue_settings = extras.queue_settings
+        return job
 
     def submit_run(self, spec: JobSpec) -> Run:
         if not spec.command or not spec.command.strip():

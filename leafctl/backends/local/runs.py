@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from leafctl import specs
+from leafctl.specs.command import literal_text
 from leafctl.backends.base import RUN_TERMINAL, JobSpec, Run
 from leafctl.backends.common import clean_store_path, parse_uri, safe_join
 from leafctl.backends.local import runstate
@@ -58,17 +59,25 @@ class RunOps:
         if code is not None and not code.exists():
             raise NotFound(f"code path {spec.code} not found", "give --code an existing folder")
 
-        run_id = self._new_run_id(experiment)
+        launch = self._launcher(spec)  # before anything is written: a missing mpiexec is exit 2
+        run_id = self._run_name(spec) or self._new_run_id(experiment)
         ws = self.ws.resolve()  # absolute: the command and the supervisor run in other folders
         rdir = runstate.run_dir(ws, run_id)
         outputs = {name: str(rdir / "outputs" / name) for name in spec.outputs}
         values = {f"inputs.{k}": v for k, v in inputs.items()} | {f"outputs.{k}": v for k, v in outputs.items()}
+        # Literal inputs as Azure ML substitutes them (str(value)), quoted like every other value.
+        values |= {f"inputs.{k}": literal_text(v) for k, v in spec.literals.items()}
         if spec.argv:  # leafctl's own job: run without a shell, shown quoted
             argv = specs.substitute_argv(spec.argv, values)
             command = shlex.join(argv)
         else:  # the user's command, for bash -c: every value quoted for where it stands
             argv = None
             command = specs.substitute(spec.command, values)
+        if launch:  # distribution: N ranks of the command, under mpiexec or leafctl's launcher
+            argv = launch + (argv or ["bash", "-c", command])
+        from leafctl.specs.job import timeout_seconds
+
+        timeout = timeout_seconds(spec)
 
         try:
             (rdir / "logs").mkdir(parents=True)
@@ -82,7 +91,8 @@ class RunOps:
 
         record = {"inputs": dict(spec.inputs), "resolved_inputs": inputs, "outputs": outputs, "destinations": dests,
                   "tags": dict(spec.tags), "env_vars": dict(spec.env_vars), "environment": spec.environment,
-                  "command_template": spec.command, **({"argv": argv} if argv else {})}
+                  "command_template": spec.command, **({"argv": argv} if argv else {}),
+                  "literals": dict(spec.literals), "doc": spec.doc or {}, **({"timeout": timeout} if timeout else {})}
         # Take the supervisor lock before the row exists and hand the open file to the supervisor: at no
         # moment can a reader see a Queued run without a lock holder and call it dead.
         lock_fd = os.open(runstate.lock_path(ws, run_id), os.O_RDWR | os.O_CREAT, 0o600)
@@ -104,6 +114,36 @@ class RunOps:
         with reg.tx() as conn:
             conn.execute("UPDATE runs SET pid=? WHERE id=? AND pid IS NULL", (pid, run_id))
         return self.get_run(run_id)
+
+    def _launcher(self, spec: JobSpec) -> list[str] | None:
+        """The argv prefix that runs a distributed job's N ranks here, or None for one process."""
+        from leafctl.backends.local import launch
+        from leafctl.specs.job import distribution
+
+        kind, count, per = distribution(spec)
+        if kind is None:
+            return None
+        n = count * per
+        if kind == "mpi":
+            mpiexec = launch.find_mpiexec()
+            if mpiexec is None:
+                raise UsageError("distribution: mpi needs mpiexec, which is not installed", launch.MPI_HINT)
+            return launch.mpiexec_argv(mpiexec, n, [])
+        if kind in ("pytorch", "tensorflow"):
+            return [sys.executable, "-m", "leafctl.backends.local.launch", kind, str(n), str(per), "--"]
+        raise UsageError(f"distribution type {kind!r} is not supported", "use mpi, pytorch or tensorflow")
+
+    def _run_name(self, spec: JobSpec) -> str | None:
+        """The job's ``name:`` as its run id (as on Azure): a name already taken is a Conflict (exit 5)."""
+        name = (spec.doc or {}).get("name")
+        if not name:
+            return None
+        name = str(name)
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}", name):
+            raise UsageError(f"invalid job name {name!r}", "use letters, digits, '-' and '_' (leave name out for a generated one)")
+        if runstate.ensure(self.registry).one("SELECT id FROM runs WHERE id=?", (name,)) is not None:
+            raise Conflict(f"a run named {name!r} already exists", "give the job another name, or leave name out")
+        return name
 
     def _new_run_id(self, experiment: str) -> str:
         safe = re.sub(r"[^A-Za-z0-9_-]+", "-", experiment).strip("-")[:40] or "run"

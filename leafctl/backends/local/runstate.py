@@ -73,7 +73,7 @@ def to_run(ws: Path, row: sqlite3.Row) -> Run:
         created_at=row["created_at"], started_at=row["started_at"], ended_at=row["ended_at"],
         exit_code=row["exit_code"], error=row["error"],
         outputs_path=str(run_dir(ws.resolve(), row["id"]) / "outputs"),
-        inputs=dict(spec.get("inputs", {})), outputs=dict(spec.get("outputs", {})), tags=dict(spec.get("tags", {})),
+        inputs=dict(spec.get("inputs", {})) | {k: str(v) for k, v in (spec.get("literals") or {}).items()}, outputs=dict(spec.get("outputs", {})), tags=dict(spec.get("tags", {})),
     )
 
 

@@ -48,6 +48,11 @@ def _slots(backend, name: str) -> int | None:
     return max(int(c.max_nodes or 0), 0)
 
 
+def _secs(value) -> str:
+    v = float(value)
+    return f"{int(v)} s" if v.is_integer() else f"{v} s"
+
+
 class Supervisor:
     def __init__(self, ws: Path, run_id: str):
         self.ws, self.run_id = ws, run_id
@@ -56,6 +61,7 @@ class Supervisor:
         self.rdir = runstate.run_dir(ws, run_id)
         self.child: subprocess.Popen | None = None
         self.cancel = False
+        self.timed_out = False  # limits.timeout passed: the command was stopped
 
     def row(self):
         return self.reg.one("SELECT * FROM runs WHERE id=?", (self.run_id,))
@@ -167,8 +173,10 @@ class Supervisor:
                 conn.execute("UPDATE runs SET child_pid=? WHERE id=?", (self.child.pid, self.run_id))
             if self.cancel:  # SIGTERM arrived between the claim and the start
                 self._stop_child(signal.SIGTERM)
-            rc = self._wait_child()
-        if self.cancel:
+            rc = self._wait_child(spec.get("timeout"))
+        if self.timed_out:
+            self.finish("Failed", exit_code=rc, error=f"the run exceeded its limits.timeout of {_secs(spec['timeout'])} and was stopped")
+        elif self.cancel:
             self.finish("Canceled", exit_code=rc, error="canceled by user")
         elif rc == 0:
             err = self._copy_destinations(spec)
@@ -176,12 +184,16 @@ class Supervisor:
         else:
             self.finish("Failed", exit_code=rc, error=f"the command exited with code {rc}")
 
-    def _wait_child(self) -> int:
+    def _wait_child(self, timeout: float | None = None) -> int:
         assert self.child is not None
         term_at = None
+        deadline = time.monotonic() + float(timeout) if timeout else None
         while True:
+            if deadline is not None and not self.timed_out and time.monotonic() >= deadline:
+                self.timed_out = self.cancel = True  # limits.timeout: stopped like a cancel, recorded as Failed
+                self._stop_child(signal.SIGTERM)
             try:
-                rc = self.child.wait(timeout=0.5)
+                rc = self.child.wait(timeout=0.5 if deadline is None else max(0.01, min(0.5, deadline - time.monotonic())))
                 break
             except subprocess.TimeoutExpired:
                 pass
