@@ -138,6 +138,12 @@ def from_exception(e: BaseException, registry: object = None) -> LeafctlError | 
         if "disk is full" in msg or "database or disk is full" in msg:
             return OperationFailed(f"the disk is full ({what})", "free space and run again; nothing was lost")
         if "readonly" in msg or "read-only" in msg:
+            import os
+
+            shm = f"{registry}-shm"
+            if registry and os.path.exists(shm) and not os.access(shm, os.W_OK):  # left by an older read-only open
+                return AuthError(f"{what} cannot be written: its shared-memory file {shm} is read-only",
+                                 "make it writable, or remove registry.sqlite-shm and -wal while no leafctl runs")
             return AuthError(f"{what} is read-only", "check the permissions of the workspace folder")
         if "unable to open" in msg:
             return OperationFailed(f"cannot open {what}", "check that its folder exists and may be written")

@@ -5,8 +5,9 @@ Two nets, because neither alone is enough:
   ``SharedAccessSignature=`` / ``client_secret=`` pairs, ``"accountKey": "..."`` fields and bearer tokens,
   whatever produced them (azure-core, requests and urllib3 quote request URLs in their exceptions);
 - values: the secrets this invocation can know about, i.e. the variables every ``env:NAME`` reference
-  (in the config file or on the command line) names, the standard Azure credential variables, and
-  what the code ``remember()``-ed at the moment it fetched one (a datastore's SAS token or key).
+  (in the config file, on the command line, as another variable's value, in a spec file) names, the
+  standard Azure credential variables, and what the code ``remember()``-ed at the moment it fetched
+  one (a datastore's SAS token or key).
 
 Stdlib only and cheap: cli/main.py imports it on every run (start-up time matters for completion).
 """
@@ -79,13 +80,25 @@ def remember(secret: Any) -> None:
             _remembered.update({m.group("v"), unquote(m.group("v"))})
 
 
+def remember_refs(text: str) -> None:
+    """Mask the values of the variables that the ``env:NAME`` references in ``text`` name: call it on
+    a spec file as it is read (``environment_variables: {TOK: env:SP_SECRET}``)."""
+    for name in set(_REF.findall(text)):
+        remember(os.environ.get(name))
+
+
 def _gather() -> set[str]:
-    """The values of every variable an ``env:NAME`` reference names, in the config file or on the
-    command line, plus the standard credential variables. Read with a regex, not a TOML parser: a
-    broken config file must not stop its secrets from being masked in the error that reports it."""
+    """The values of every variable an ``env:NAME`` reference names, in the config file, on the
+    command line or as the value of another variable (``LEAFCTL_CLIENT_SECRET=env:SP_SECRET``), plus
+    the standard credential variables. Read with a regex, not a TOML parser: a broken config file must
+    not stop its secrets from being masked in the error that reports it."""
     names = set(STANDARD_SECRET_VARS)
     for arg in sys.argv[1:]:
         names.update(_REF.findall(arg))
+    for value in os.environ.values():
+        m = _REF.fullmatch(value.strip())
+        if m:
+            names.add(m.group(1))
     try:
         from leafctl.profiles import config_path
 

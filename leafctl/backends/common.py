@@ -267,16 +267,40 @@ def copy_into(src: Path, root: Path, name: str, on_chunk: Callable[[int], None] 
 def plan_tree(src: Path, dest: Path, prefix: str = "", within: Path | None = None) -> list[tuple[str, Path]]:
     """(destination name, source file) for copying the folder ``src`` (a registered model, a run's output)
     to ``dest / prefix``, every destination name checked by ``dest_file`` (UsageError) before anything is
-    written. With ``within`` (the workspace), a source file that is a symlink resolving outside it is
-    refused (OperationFailed): leafctl copies what its workspace holds, not what a link points at."""
+    written. With ``within`` (the workspace), symlinks (to files or folders) are copied through while they
+    stay inside it, and one that points outside is refused (OperationFailed): leafctl copies what its
+    workspace holds, not a file elsewhere that a job linked to."""
+    from leafctl.errors import OperationFailed
+
     plan = []
-    for name, p in walk_files(src):
+    for name, p in walk_files(src, follow_links=within is not None):
         rel = f"{prefix.strip('/')}/{name}" if prefix.strip("/") else name
-        if within is not None and p.is_symlink():
-            inside(p, within, f"file {rel!r} (a symlink)")
+        if within is not None:
+            try:
+                inside(p, within, f"file {rel!r}")
+            except OperationFailed:
+                link = _first_link(src, name, within)
+                if link is None:  # no link on the way: the folder itself lies outside (a corrupt row)
+                    raise
+                raise OperationFailed(
+                    f"refusing to copy {rel!r}: {link!r} in {src} is a symlink pointing outside the workspace "
+                    f"{Path(within).resolve()} (to {os.readlink(src / link)!r})",
+                    "leafctl copies only what the workspace holds: replace the link with a copy of the file "
+                    "(a job should write its outputs, not link to files elsewhere)") from None
         dest_file(dest, rel)
         plan.append((rel, p))
     return plan
+
+
+def _first_link(root: Path, name: str, within: Path) -> str | None:
+    """The first symlink on the way from ``root`` to ``root / name`` that leads outside ``within``
+    (the one to name in an error)."""
+    base, parts = Path(within).resolve(), name.split("/")
+    for i in range(1, len(parts) + 1):
+        p = root.joinpath(*parts[:i])
+        if p.is_symlink() and base not in p.resolve().parents:
+            return "/".join(parts[:i])
+    return None
 
 
 def copy_tree_into(src: Path, dest: Path, prefix: str = "", within: Path | None = None) -> int:

@@ -41,13 +41,17 @@ def register(
     tag: TagOption = None,
     description: Annotated[str | None, typer.Option("--description", help="A description.")] = None,
     version: Annotated[str | None, typer.Option("--version", help="Explicit version (default: the next one).")] = None,
+    follow_links: Annotated[bool, typer.Option("--follow-links", help="Copy what symlinks inside --path point at "
+                                                                      "(default: leave links out, with a warning).")] = False,
     file: FileOption = None,
     set_: SetOption = None,
     dry_run: DryRunOption = False,
 ) -> None:
     """Register a new version of a model (versions count up: 1, 2, ...), from flags or an az ml model YAML (-f):
-    custom_model, mlflow_model or triton_model; a local path, a datastore path or azureml://jobs/<run>/outputs/<name>."""
+    custom_model, mlflow_model or triton_model; a local path, a datastore path or azureml://jobs/<run>/outputs/<name>.
+    Symlinks inside a --path folder are left out (one warning names them) unless --follow-links is given."""
     tags = parse_kv(tag)
+    links: list[str] = []
     if file or set_:
         from leafctl.specs.assets import model_from_file
 
@@ -66,7 +70,9 @@ def register(
         note_local(f"model {spec['name']}", [k for k in spec["extra"] if k not in ("$schema", "properties", "stage", "flavors")])
         if spec.get("path") is not None and not isinstance(spec["path"], Path):
             spec["path"] = Path(spec["path"]) if "://" not in str(spec["path"]) else spec["path"]
-        emit(backend().register_model(**spec))
+        model = backend().register_model(**spec, follow_links=follow_links, links=links)
+        _warn_links(links, spec.get("path"))
+        emit(model)
         return
     if not name:
         raise UsageError("the model has no name", "give NAME, or `name:` in the YAML with -f")
@@ -84,8 +90,18 @@ def register(
             # An evolve run's registrable product is its MLflow pyfunc folder, not the whole result.
             output, type_ = EVOLVE_MODEL_OUTPUT, type_ or "mlflow"
             tags = {"leafctl.kind": "esp", **tags}
-    emit(b.register_model(name, path=path, run_id=run, output=output, type=type_ or "custom", tags=tags,
-                          description=description, version=version))
+    model = b.register_model(name, path=path, run_id=run, output=output, type=type_ or "custom", tags=tags,
+                             description=description, version=version, follow_links=follow_links, links=links)
+    _warn_links(links, path)
+    emit(model)
+
+
+def _warn_links(links: list[str], src: object) -> None:
+    """The rule of `data upload`: a link may point anywhere (a key file, a home folder), so it is left
+    out unless asked for, and said so once."""
+    if links:
+        shown = ", ".join(links[:20]) + (f" and {len(links) - 20} more" if len(links) > 20 else "")
+        info(f"warning: skipped {len(links)} symlink(s) in {src}: {shown} — pass --follow-links to copy what they point at")
 
 
 @app.command()

@@ -24,6 +24,9 @@ def prescribe(
     from leafctl.esp.prescribe import prescribe_csv
 
     if not input.is_file():
+        if input.exists():  # a folder, /dev/null, a pipe: there, but not a CSV file to read
+            kind = "a folder" if input.is_dir() else "not a regular file"
+            raise UsageError(f"contexts file {str(input)!r} is {kind}", "pass --input contexts.csv, a CSV file")
         raise UsageError(f"contexts file {str(input)!r} not found", "pass --input contexts.csv")
     if output is not None and output.is_dir():
         raise UsageError(f"--output {str(output)!r} is a folder", "give the path of the CSV file to write, e.g. --output actions.csv")

@@ -63,8 +63,10 @@ def wait_for(run_id: str, timeout: float | None, logs: bool) -> Run:
                           f"follow it with `leafctl run logs {run_id} --follow`, or `leafctl run cancel {run_id}`") from None
     if run.status != "Completed":
         emit(run)
-        detail = f" (exit code {run.exit_code})" if run.exit_code is not None else ""
+        detail = f" (exit code {run.exit_code})" if run.exit_code else ""
         hint = f"see `leafctl run logs {run.id}`"
+        if run.exit_code == 0:  # the command succeeded and what failed after it (an output copy) is the error
+            hint = f"the job itself succeeded; its outputs are kept: `leafctl run download {run.id} --dest DIR`"
         if _resumable(run):  # the same way on as the interrupt message of `run evolve` gives
             hint = f"continue it with `leafctl run evolve --resume {run.id}`, or {hint}"
         raise OperationFailed(f"run {run.id} {run.status.lower()}{detail}: {run.error or 'no error recorded'}", hint)

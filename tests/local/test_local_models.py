@@ -77,7 +77,8 @@ def test_register_validation(backend, model_dir, tmp_path):
 
 
 def test_register_from_run(backend, tmp_path, monkeypatch):
-    outputs = tmp_path / "run" / "outputs"
+    backend.list_models()  # the workspace and its registry exist before a run writes into runs/
+    outputs = backend.ws / "runs" / "done" / "outputs"  # where a run's outputs lie: inside the workspace
     (outputs / "model").mkdir(parents=True)
     (outputs / "model" / "MLmodel").write_text("flavors: {}\n")
     (outputs / "pareto.csv").write_text("a\n")
@@ -109,7 +110,7 @@ def test_failed_copy_leaves_nothing(backend, model_dir, monkeypatch):
 
     backend.register_model("esp", path=model_dir)
 
-    def boom(src, dest):
+    def boom(src, dest, *args, **kwargs):
         (dest / "partial").mkdir(parents=True)
         raise OSError("disk full")
 

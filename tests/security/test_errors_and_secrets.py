@@ -187,6 +187,46 @@ def test_corrupt_registry_is_exit_1(exe, model, leaf_env):
     clean_error(exe("model", "list"), 1, "registry")
 
 
+def _nobody_workspace(open_dir: Path) -> tuple[dict, Path]:
+    """A workspace owned by ``nobody`` with one model, made by ``nobody``; returns (env, workspace)."""
+    env = {**os.environ, "LEAFCTL_HOME": str(open_dir / "home"), "LEAFCTL_CONFIG": str(open_dir / "config.toml")}
+    (open_dir / "src").mkdir()
+    (open_dir / "src" / "w").write_text("w")
+    os.chown(open_dir, 65534, 65534)
+    assert as_nobody(env, "model", "register", "a", "--path", str(open_dir / "src"), cwd=str(open_dir)).code == 0
+    return env, open_dir / "home" / "workspaces" / "default"
+
+
+def test_read_only_registry_is_read_and_leaves_nothing_behind(open_dir, leaf_env):
+    """Issue 7 round 2, item 5: one read by a user who may only read the registry must not leave a
+    read-only -shm behind that breaks every later command once the permissions are fixed."""
+    env, ws = _nobody_workspace(open_dir)
+    reg = ws / "registry.sqlite"
+    reg.chmod(0o444)
+    r = as_nobody(env, "model", "list", "-o", "json", cwd=str(open_dir))
+    assert r.code == 0 and [m["name"] for m in json.loads(r.stdout)] == ["a"], r
+    clean_error(as_nobody(env, "model", "register", "b", "--path", str(open_dir / "src"), cwd=str(open_dir)),
+                4, "read-only")
+    assert sorted(p.name for p in ws.glob("registry.sqlite*")) == ["registry.sqlite"]
+    reg.chmod(0o644)
+    r = as_nobody(env, "model", "register", "b", "--path", str(open_dir / "src"), cwd=str(open_dir))
+    assert r.code == 0, r
+
+
+def test_stale_read_only_shm_is_named(open_dir, leaf_env):
+    """A -shm left read-only by an older leafctl (or any plain SQLite reader) is named in the error."""
+    env, ws = _nobody_workspace(open_dir)
+    reg = ws / "registry.sqlite"
+    reg.chmod(0o444)
+    read = "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('SELECT * FROM models').fetchall()"
+    subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-c", read,
+                    str(reg)], check=True)
+    assert (ws / "registry.sqlite-shm").exists()
+    reg.chmod(0o644)
+    r = as_nobody(env, "model", "register", "b", "--path", str(open_dir / "src"), cwd=str(open_dir))
+    clean_error(r, 4, "registry.sqlite-shm", "read-only")
+
+
 def test_full_disk_is_exit_1_and_nothing_is_lost(exe, mount, tmp_path):
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(3 * 1024 * 1024))
@@ -321,6 +361,26 @@ def test_known_secret_values_are_masked_in_error_lines(exe, leaf_env):
     assert "<redacted>" in r.stderr, r
 
 
+def test_secret_referenced_from_a_leafctl_variable_is_masked(exe, leaf_env):
+    """Issue 7 round 2, item 4: LEAFCTL_CLIENT_SECRET=env:SP_SECRET makes SP_SECRET's value a secret."""
+    secret = "s3cr3t-named-by-a-variable"
+    for var in ("LEAFCTL_CLIENT_SECRET", "AZML_SOMETHING"):
+        r = exe("run", "show", secret, env={var: "env:SP_SECRET", "SP_SECRET": secret})
+        assert r.code == 3, r
+        assert secret not in r.stderr and secret not in r.stdout, r
+        assert "<redacted>" in r.stderr, r
+
+
+def test_secret_referenced_from_a_spec_file_is_masked(exe, leaf_env, tmp_path):
+    secret = "s3cr3t-named-by-a-spec"
+    (tmp_path / "job.yml").write_text("command: cat ${{inputs.d}}\nenvironment_variables:\n  TOK: env:SP_SECRET\n"
+                                      f"inputs:\n  d:\n    path: ./{secret}.csv\n")
+    r = exe("run", "submit", "-f", str(tmp_path / "job.yml"), env={"SP_SECRET": secret}, cwd=tmp_path)
+    assert r.code == 3, r  # the input is missing, and the error line names it
+    assert secret not in r.stderr and secret not in r.stdout, r
+    assert "<redacted>" in r.stderr, r
+
+
 def test_redact_patterns():
     from leafctl.redact import redact
 
@@ -333,3 +393,46 @@ def test_redact_patterns():
         assert piece not in out, (piece, out)
     assert "https://acct.blob.core.windows.net/c/b?<redacted>" in out
     assert redact("nothing secret at https://x.org/a?b=1") == "nothing secret at https://x.org/a?b=1"
+
+
+# ------------------------------------------------------------------ issue 7, second round: item 6
+
+
+def test_prescribe_input_that_is_not_a_regular_file_says_so(exe, model, tmp_path):
+    model("m")
+    r = exe("model", "prescribe", "m", "-i", "/dev/null")
+    clean_error(r, 2, "/dev/null", "not a regular file")
+    assert "not found" not in r.stderr, r
+    r = exe("model", "prescribe", "m", "-i", str(tmp_path))
+    clean_error(r, 2, "is a folder")
+    assert "not found" not in r.stderr, r
+
+
+DOUBLER = """\
+class Doubler:
+    def predict(self, table):
+        return {"doubled": [2 * float(v) for v in table["x"]]}
+
+
+def _load_pyfunc(path):
+    return Doubler()
+"""
+
+
+def test_invoke_whose_output_copy_is_refused_reports_the_copy(exe, leaf_env, tmp_path):
+    src = tmp_path / "model"
+    (src / "code").mkdir(parents=True)
+    (src / "data").mkdir()
+    (src / "MLmodel").write_text("flavors:\n  python_function:\n    loader_module: doubler\n    code: code\n    data: data\n")
+    (src / "code" / "doubler.py").write_text(DOUBLER)
+    assert exe("model", "register", "dbl", "--path", str(src), "--type", "mlflow").code == 0
+    assert exe("endpoint", "create", "dbl", "--model", "dbl:1").code == 0
+    (tmp_path / "in.csv").write_text("x\n1\n")
+    out, canary = tmp_path / "out", tmp_path / "canary"
+    out.mkdir()
+    canary.mkdir()
+    os.symlink(canary / "p.csv", out / "predictions.csv")
+    r = exe("endpoint", "invoke", "dbl", "-i", str(tmp_path / "in.csv"), "--output-path", str(out), "--wait")
+    clean_error(r, 1, "could not copy output", "symlink", "run download")
+    assert "exit code 0" not in r.stderr, r
+    assert list(canary.iterdir()) == []

@@ -251,3 +251,65 @@ def test_run_output_destination_never_written_through_a_symlink(exe, leaf_env):
             "--output", f"out={dest}", "--wait", "-o", "json")
     assert r.code == 0, r
     assert (dest / "sub" / "keep.txt").read_text() == "ok\n"
+
+
+# --- issue 7, second round: links in what model register copies ---------------------------------
+
+def _stored_model(leaf_env: Path, name: str, version: str = "1") -> Path:
+    return leaf_env / "leafhome" / "workspaces" / "default" / "models" / name / version
+
+
+def test_model_register_path_skips_links_with_one_warning(exe, leaf_env):
+    src = _linked_folder(leaf_env)
+    r = exe("model", "register", "a", "--path", str(src), "-o", "json")
+    assert r.code == 0, r
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1, r
+    assert "creds.txt" in warnings[0] and "more" in warnings[0] and "--follow-links" in warnings[0]
+    assert _snapshot(_stored_model(leaf_env, "a")) == {"real.csv": b"r\n"}
+
+
+def test_model_register_path_follow_links(exe, leaf_env):
+    src = _linked_folder(leaf_env)
+    r = exe("model", "register", "a", "--path", str(src), "--follow-links", "-o", "json")
+    assert r.code == 0, r
+    assert not [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")], r
+    stored = _stored_model(leaf_env, "a")
+    assert _snapshot(stored) == {"real.csv": b"r\n", "creds.txt": b"TOP SECRET", "more/other.csv": b"o\n"}
+    assert not any(p.is_symlink() for p in stored.rglob("*"))  # copies, not links out of the workspace
+
+
+def _run_with_a_link_out(exe, leaf_env: Path) -> tuple[str, Path]:
+    secret = leaf_env / "secret.txt"
+    secret.write_text("TOP SECRET")
+    r = exe("run", "submit", "--command", f"mkdir -p ${{{{outputs.o}}}} && echo w > ${{{{outputs.o}}}}/w "
+            f"&& ln -s {secret} ${{{{outputs.o}}}}/link", "--output", "o", "--wait", "-o", "json")
+    assert r.code == 0 and r.json()["status"] == "Completed", r
+    return r.json()["id"], secret
+
+
+def test_model_register_run_refuses_an_output_link_leaving_the_workspace(exe, leaf_env):
+    run_id, _ = _run_with_a_link_out(exe, leaf_env)
+    r = exe("model", "register", "a", "--run", run_id, "--output", "o")
+    assert_error(r, 1, "symlink", "outside the workspace", "link")
+    assert "registry row" not in r.stderr, r
+    assert not _stored_model(leaf_env, "a").exists()
+    assert exe("model", "show", "a").code == 3  # no half version left behind
+
+
+def test_run_download_names_the_link_leaving_the_workspace(exe, leaf_env):
+    run_id, _ = _run_with_a_link_out(exe, leaf_env)
+    dest = leaf_env / "dl"
+    r = exe("run", "download", run_id, "--dest", str(dest))
+    assert_error(r, 1, "symlink", "outside the workspace", "link")
+    assert "registry row is corrupt" not in r.stderr, r
+    assert not (dest / "o" / "link").exists()
+
+
+def test_links_inside_the_workspace_are_still_copied(exe, leaf_env):
+    r = exe("run", "submit", "--command", "mkdir -p ${{outputs.o}}/d ${{outputs.p}} && echo w > ${{outputs.o}}/d/w "
+            "&& echo q > ${{outputs.p}}/q && ln -s d/w ${{outputs.o}}/alias && ln -s ${{outputs.p}} ${{outputs.o}}/plink",
+            "--output", "o", "--output", "p", "--wait", "-o", "json")
+    assert r.code == 0, r
+    assert exe("model", "register", "a", "--run", r.json()["id"], "--output", "o").code == 0
+    assert _snapshot(_stored_model(leaf_env, "a")) == {"alias": b"w\n", "d/w": b"w\n", "plink/q": b"q\n"}

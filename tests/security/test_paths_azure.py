@@ -100,3 +100,23 @@ def test_azure_run_download_refuses_a_symlink_in_the_destination(az, fj, leaf_en
     os.unlink(dest / "model")
     assert az("run", "download", rid, "--dest", str(dest)).code == 0
     assert (dest / "model" / "model.txt").is_file()
+
+
+@pytest.mark.azurite
+def test_azure_model_register_skips_links_with_one_warning(azure_blob, leaf_env):
+    """Issue 7 round 2, item 3: model register --path uploads no link's target unless --follow-links."""
+    secret = leaf_env / "secret.txt"
+    secret.write_text("TOP SECRET")
+    src = leaf_env / "model-src"
+    src.mkdir()
+    (src / "w.bin").write_bytes(b"w")
+    os.symlink(secret, src / "link")
+    os.symlink(leaf_env, src / "dlink")
+    r = azure_blob("model", "register", "mm", "--path", str(src))
+    assert r.code == 0, r
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1 and "link" in warnings[0] and "dlink" in warnings[0] and "--follow-links" in warnings[0], r
+    dest = leaf_env / "dl"
+    assert azure_blob("model", "download", "mm", "--output-path", str(dest)).code == 0
+    assert sorted(p.name for p in dest.iterdir() if p.name != "metadata.json") == ["w.bin"]
+    assert azure_blob("model", "register", "mm", "--path", str(src / "link"), "--follow-links").code == 0

@@ -288,6 +288,16 @@ def _break(kind: str) -> None:
         reg.unlink()
     elif kind == "empty":
         reg.write_bytes(b"")
+    elif kind == "no-tables":  # a valid SQLite file, but not leafctl's: nothing in it
+        reg.unlink()
+        with sqlite3.connect(reg) as db:
+            db.execute("CREATE TABLE t (x)")
+            db.execute("DROP TABLE t")
+        db.close()
+    elif kind == "no-models-table":
+        with sqlite3.connect(reg) as db:
+            db.execute("DROP TABLE models")
+        db.close()
     else:
         reg.write_bytes(b"this is not an SQLite database, it was overwritten " * 200)
 
@@ -321,6 +331,24 @@ def test_missing_registry_with_content_is_refused(exe, tmp_path):
     models, before = _workspace_with_a_model(exe, tmp_path)
     _break("missing")
     _assert_refused(exe, tmp_path, models, before, "missing")
+
+
+@pytest.mark.parametrize("kind", ["no-tables", "no-models-table"])
+def test_registry_without_leafctls_tables_is_refused(exe, tmp_path, kind):
+    models, before = _workspace_with_a_model(exe, tmp_path)
+    _break(kind)
+    _assert_refused(exe, tmp_path, models, before, kind)
+    assert "table" in exe("model", "list").stderr
+
+
+def test_new_workspace_still_starts_its_registry(exe, tmp_path):
+    r = exe("model", "list", "-o", "json")
+    assert r.code == 0 and r.json() == [], r
+    assert exe("workspace", "create", "other").code == 0
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "w").write_text("w")
+    assert exe("model", "register", "m", "--path", str(tmp_path / "m")).code == 0
+    assert (_home() / "models" / "m" / "1" / "w").read_text() == "w"
 
 
 def test_delete_refuses_a_row_pointing_outside_the_model_folder(exe, tmp_path):

@@ -20,6 +20,7 @@ import pytest
 from leaftest import assert_error
 
 from leafctl import specs
+from leafctl.errors import UsageError
 
 HOSTILE = ["x$(touch P).csv", "x`touch P`.csv", 'd"q.csv']
 AWKWARD = ["my data.csv", "q'uote.csv", "dollar$x.csv", "naïve.csv"]
@@ -178,6 +179,22 @@ def test_run_submit_cat_reads_the_file(exe, leaf_env, work):
     ('printf %s "`printf %s "${{inputs.d}}"`"', "{v}"),
     ("printf %s $((1+1))${{inputs.d}}", "2{v}"),
     ("printf %s \"a'b\"${{inputs.d}}", "a'b{v}"),
+    # issue 7, second round: comments and here-documents
+    ("printf %s start # don't panic\nprintf %s ${{inputs.d}}", "start{v}"),
+    ("printf %s a;#'\nprintf %s \"${{inputs.d}}\"", "a{v}"),
+    ("printf %s x # it's ${{inputs.d}} here\nprintf %s y", "xy"),
+    ("printf %s `printf %s x # it's`${{inputs.d}}", "x{v}"),
+    ("cat <<EOF\n${{inputs.d}}\nEOF", "{v}\n"),
+    ("cat <<EOF\npre \"${{inputs.d}}\" 'q' $((1+1))\nEOF", "pre \"{v}\" 'q' 2\n"),
+    ("cat <<'EOF'\n${{inputs.d}}\nEOF", "{v}\n"),
+    ('cat << "EOF"\n${{inputs.d}}\nEOF', "{v}\n"),
+    ("cat <<-EOF\n\t${{inputs.d}}\n\tEOF", "{v}\n"),
+    ('cat <<EOF\n$(printf %s "${{inputs.d}}")\nEOF', "{v}\n"),
+    ("cat <<EOF; printf %s ${{inputs.d}}\nbody 'x\nEOF", "body 'x\n{v}"),
+    ("cat <<A <<'B'\n${{inputs.d}}\nA\n${{inputs.d}}\nB\nprintf %s ${{inputs.d}}", "{v}\n{v}"),
+    ('printf %s "$(cat <<EOF\n${{inputs.d}}\nEOF\n)"', "{v}"),
+    ("cat <<<${{inputs.d}}", "{v}\n"),
+    ("printf %s $((1<<2))${{inputs.d}}", "4{v}"),
 ])
 def test_substitute_quotes_for_the_context_under_real_bash(tmp_path, template, expect):
     values = ["/d/x$(touch P).csv", "/d/x`touch P`.csv", "/d/my data.csv", "/d/q'uote.csv", '/d/d"q.csv',
@@ -186,10 +203,48 @@ def test_substitute_quotes_for_the_context_under_real_bash(tmp_path, template, e
         command = specs.substitute(template, {"inputs.d": v})
         out = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=tmp_path).stdout
         want = expect.format(v=v)
-        if "$(" in template or "`" in template:
+        if ("$(" in template or "`" in template) and expect.endswith("{v}"):
             want = want.rstrip("\n")  # command substitution drops trailing newlines
         assert out == want, (template, v, command)
     assert not (tmp_path / "P").exists()
+
+
+@pytest.mark.parametrize("template", [
+    "cat <<EOF\n${{inputs.d}}\nEOF", "cat <<'EOF'\n${{inputs.d}}\nEOF", "cat <<-EOF\n\t${{inputs.d}}\n\tEOF",
+    "cat <<EOF\nE${{inputs.d}}\nEOF",
+])
+def test_a_value_that_would_end_a_heredoc_is_refused(template):
+    # "OF" glued after "E" makes the line "EOF" too; the rest of the value would run as commands
+    value = "OF\ntouch P" if "E${{" in template else "/d/a\nEOF\ntouch P\n\t"
+    with pytest.raises(UsageError) as err:
+        specs.substitute(template, {"inputs.d": value})
+    assert "here-document" in str(err.value) and "inputs.d" in str(err.value)
+    assert specs.substitute(template, {"inputs.d": "/d/EOF x"})  # a line merely holding EOF is fine
+
+
+@pytest.mark.parametrize("command", [
+    "echo start # don't panic\ncat ${{inputs.d}}",
+    "cat <<EOF\n${{inputs.d}}\nEOF",
+    "cat <<'EOF'\n${{inputs.d}}\nEOF",
+])
+def test_run_submit_comment_and_heredoc_never_run_the_path(exe, leaf_env, work, command):
+    name = "x$(touch P).txt"
+    (work / name).write_text("inside\n", encoding="utf-8")
+    r = exe("run", "submit", "--command", command, "--input", f"d={name}", "--wait", "-o", "json", cwd=work)
+    assert r.code == 0, r
+    logs = exe("run", "logs", r.json()["id"]).stdout
+    want = "start\ninside\n" if command.startswith("echo") else f"{work / name}\n"
+    assert logs == want, (command, logs)
+    assert not (work / "P").exists() and not (_snapshot(leaf_env, r.json()["id"]) / "P").exists()
+    _no_marker(leaf_env)
+
+
+def test_run_submit_heredoc_value_ending_it_is_exit_2(exe, leaf_env, work):
+    (work / "a\nEOF\ntouch P").write_text("x\n")  # a file name may hold newlines
+    r = exe("run", "submit", "--command", "cat <<'EOF'\n${{inputs.d}}\nEOF", "--input", "d=a\nEOF\ntouch P",
+            cwd=work)
+    assert_error(r, 2, "here-document")
+    _no_marker(leaf_env)
 
 
 def _pids(home: Path, run_id: str) -> tuple[int | None, int | None]:

@@ -78,9 +78,11 @@ def environment_record(e: Any) -> Environment:
 
 class AssetOps:
     # ----- helpers shared with models and endpoints -----
-    def _remote_path(self, path: Any, prefix: str, datastore: str | None = None) -> str:
+    def _remote_path(self, path: Any, prefix: str, datastore: str | None = None, follow_links: bool = False,
+                     links: list[str] | None = None) -> str:
         """A registered-asset path: remote URIs as given, local files uploaded to ``datastore`` (default: the
-        workspace's default datastore)."""
+        workspace's default datastore). Symlinks in a folder are left out (named in ``links``) unless
+        ``follow_links``."""
         s = fix_uri(path)
         if s.startswith(REMOTE):
             return s
@@ -93,7 +95,10 @@ class AssetOps:
         dest = f"{prefix}/{uuid.uuid4().hex[:12]}"
         if local.is_file():
             dest = f"{dest}/{local.name}"
-        return self.upload(local, dest, datastore=datastore).uri
+        result = self.upload(local, dest, datastore=datastore, follow_links=follow_links)
+        if links is not None:
+            links.extend(result.links_skipped)
+        return result.uri
 
     # ----- data assets -----
     def create_data_asset(self, name: str, path: str, type: str | None = None, version: str | None = None,

@@ -40,7 +40,8 @@ def model_record(m: Any) -> Model:
 class ModelOps:
     def register_model(self, name: str, path: Path | None = None, run_id: str | None = None, output: str | None = None,
                        type: str = "custom", tags: dict[str, str] | None = None, description: str | None = None,
-                       version: str | None = None, extra: dict[str, Any] | None = None) -> Model:
+                       version: str | None = None, extra: dict[str, Any] | None = None,
+                       follow_links: bool = False, links: list[str] | None = None) -> Model:
         from leafctl.backends.common import check_name, check_version
         from leafctl.specs.assets import model_entity
 
@@ -68,7 +69,8 @@ class ModelOps:
             if az_type == "mlflow_model" and local.exists() and not (local / "MLmodel").is_file():
                 raise UsageError(f"{src} is not an MLflow model folder (no MLmodel file)",
                                  "register it with --type custom, or point at the folder that holds MLmodel")
-            remote = self._remote_path(src, f"LocalUpload/models/{name}")
+            # Links in the folder: left out and named in `links` unless follow_links, as `data upload` does.
+            remote = self._remote_path(src, f"LocalUpload/models/{name}", follow_links=follow_links, links=links)
         # Every carried field of the spec (stage, properties, flavors ...) through azure-ai-ml's own schema.
         entity = model_entity(name, remote, az_type, version, description, tags, extra)
         if run_id:

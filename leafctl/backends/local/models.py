@@ -30,14 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from leafctl.backends.base import Model
-from leafctl.backends.common import (atomic_copy, check_name, copy_tree_into, inside, next_version, now_iso, safe_join, version_key,
-                                     walk_files)
+from leafctl.backends.common import (atomic_copy, check_name, copy_tree_into, inside, next_version, now_iso, plan_tree, safe_join,
+                                     version_key, walk_files)
 from leafctl.backends.debris import owner_token, sweep_debris, temp_dir, token_alive
 from leafctl.backends.local.endpoints import _SCHEMA as ENDPOINTS_SCHEMA
 from leafctl.backends.local.registry import Registry
 from leafctl.errors import Conflict, NotFound, UsageError
 
-MODEL_TYPES = ("custom", "mlflow")
+MODEL_TYPES = ("custom", "mlflow", "triton")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -50,16 +50,27 @@ CREATE TABLE IF NOT EXISTS models (
 
 
 def _row(r: Any) -> Model:
+    extra = r["extra"] if "extra" in r.keys() else None
     return Model(name=r["name"], version=r["version"], type=r["type"], path=r["path"], tags=json.loads(r["tags"] or "{}"),
-                 description=r["description"], run_id=r["run_id"], created_at=r["created_at"])
+                 description=r["description"], run_id=r["run_id"], created_at=r["created_at"],
+                 extra=json.loads(extra) if extra else {})
 
 
-def _copy_tree(src: Path, dest: Path) -> None:
+def _copy_tree(src: Path, dest: Path, links: list[str] | None = None, follow_links: bool = False,
+               within: Path | None = None) -> None:
+    """Copy a model's source into ``dest``. Symlinks in it follow the rule of ``data upload``: a user's
+    folder (``--path``) has its links left out and named in ``links``, unless ``follow_links``; a run's
+    output (``within`` the workspace) has them copied through only while they stay inside it, as
+    ``run download`` does (a link out is refused)."""
     if src.is_file():
         atomic_copy(src, dest / src.name)
         return
     dest.mkdir(parents=True, exist_ok=True)
-    for name, p in walk_files(src):
+    if within is not None:
+        files = plan_tree(src, dest, within=within)
+    else:
+        files = walk_files(src, links=[] if links is None else links, follow_links=follow_links)
+    for name, p in files:
         atomic_copy(p, dest / name)
 
 
@@ -121,6 +132,7 @@ class ModelOps:
     def _models(self) -> Registry:
         self.registry.ensure_schema("models", _SCHEMA)
         self.registry.ensure_column("models", "owner", "TEXT")  # a registry an older leafctl created
+        self.registry.ensure_column("models", "extra", "TEXT")  # az ml fields beyond the typed ones (stage, properties ...)
         return self.registry
 
     def _model_source(self, path: Path | None, run_id: str | None, output: str | None) -> Path:
@@ -129,6 +141,19 @@ class ModelOps:
         if output is not None and run_id is None:
             raise UsageError("--output names an output of a run and needs --run", "e.g. --run RUN_ID --output model")
         if path is not None:
+            from leafctl.backends.common import parse_uri
+
+            raw = str(path)
+            if raw.startswith("azureml:/") and not raw.startswith("azureml://"):  # Path() collapsed the '//'
+                raw = "azureml://" + raw[len("azureml:/"):]
+            stored = parse_uri(raw)
+            if stored is not None:  # azureml://datastores/<ds>/paths/<p>: a path in a local datastore
+                ds, root, rel = self._locate(raw, None)  # type: ignore[attr-defined]  # provided by DataOps
+                src = safe_join(root, rel) if rel else root
+                if not src.exists():
+                    raise NotFound(f"model path {raw!r} does not exist in datastore {ds.name!r}",
+                                   "upload it first with `leafctl data upload`")
+                return src
             src = Path(path).expanduser()
             if not src.exists():
                 raise NotFound(f"model path {str(src)!r} does not exist", "check the path")
@@ -148,8 +173,14 @@ class ModelOps:
         return src
 
     def register_model(self, name: str, path: Path | None = None, run_id: str | None = None, output: str | None = None,
-                       type: str = "custom", tags: dict[str, str] | None = None, description: str | None = None) -> Model:
+                       type: str = "custom", tags: dict[str, str] | None = None, description: str | None = None,
+                       version: str | None = None, extra: dict[str, Any] | None = None,
+                       follow_links: bool = False, links: list[str] | None = None) -> Model:
         check_name("model", name)
+        if version is not None:
+            from leafctl.backends.common import check_version
+
+            version = check_version("model", str(version))
         if type not in MODEL_TYPES:
             raise UsageError(f"model type must be one of {', '.join(MODEL_TYPES)}, got {type!r}", "e.g. --type mlflow")
         src = self._model_source(path, run_id, output)
@@ -162,18 +193,20 @@ class ModelOps:
         token = owner_token()
         with reg.tx() as conn:
             versions = [r["version"] for r in conn.execute("SELECT version FROM models WHERE name = ?", (name,))]
-            version = next_version(versions)
+            if version is not None and version in versions:
+                raise Conflict(f"model {name}:{version} already exists", "leave the version out to register the next one")
+            version = version if version is not None else next_version(versions)
             model = Model(name=name, version=version, type=type, path=str(folder / version), tags=tags,
-                          description=description, run_id=run_id, created_at=now_iso())
-            conn.execute("INSERT INTO models (name, version, type, path, tags, description, run_id, created_at, state, owner) "
-                         "VALUES (?,?,?,?,?,?,?,?, 'pending', ?)",
+                          description=description, run_id=run_id, created_at=now_iso(), extra=dict(extra or {}))
+            conn.execute("INSERT INTO models (name, version, type, path, tags, description, run_id, created_at, state, owner, extra) "
+                         "VALUES (?,?,?,?,?,?,?,?, 'pending', ?, ?)",
                          (name, version, type, model.path, json.dumps(tags, sort_keys=True), description, run_id, model.created_at,
-                          token))
+                          token, json.dumps(model.extra, sort_keys=True)))
         tmp = temp_dir(folder, "tmp", version)
         final = folder / version
         trash: list[Path | None] = []
         try:
-            _copy_tree(src, tmp)
+            _copy_tree(src, tmp, links, follow_links, within=self.ws if path is None else None)
             with reg.tx() as conn:
                 # Publish only while our claim stands; the rename happens under the write lock, so no
                 # delete or reaper can act between "files in place" and "ready".

@@ -10,8 +10,10 @@ naming what to do, never a traceback and never a reason to start a new registry 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
+import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -40,12 +42,17 @@ class Registry:
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            read_only = self._read_only()
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self._read_only_uri() if read_only else self.path, timeout=60, uri=read_only,
+                                   isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             try:
                 conn.execute("PRAGMA busy_timeout = 60000")
-                conn.execute("PRAGMA journal_mode = WAL")  # the first read of the file: corruption shows here
+                if read_only:  # the first read of the file: corruption shows here
+                    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                else:
+                    conn.execute("PRAGMA journal_mode = WAL")  # the first read of the file: corruption shows here
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA foreign_keys = ON")
             except sqlite3.DatabaseError as e:
@@ -55,6 +62,27 @@ class Registry:
                 raise
             self._conn = conn
         return self._conn
+
+    def _read_only(self) -> bool:
+        """A registry this user may read but not write (or whose folder it may not write)."""
+        return self.path.exists() and not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK))
+
+    def _read_only_uri(self) -> str:
+        """How a user who may only read the registry opens it without leaving anything behind.
+
+        A plain open of a WAL database by such a user creates -wal and -shm files with the registry's
+        read-only mode and cannot remove them on close; every later command, even once the permissions
+        are fixed, then finds a read-only -shm and fails. With no WAL content (the last writer
+        checkpointed and removed it) the file alone is the whole database: ``immutable`` reads it with
+        no -shm at all. A non-empty -wal means a writer is at work (or died): then read through it.
+        """
+        uri = "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"
+        wal = Path(f"{self.path}-wal")
+        try:
+            busy = wal.stat().st_size > 0
+        except OSError:
+            busy = False
+        return uri if busy else uri + "&immutable=1"
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -92,6 +120,20 @@ class Registry:
     def one(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = self.query(sql, args)
         return rows[0] if rows else None
+
+    def tables(self) -> set[str]:
+        """The tables in the file, read on a connection of its own that changes nothing in it (no
+        journal-mode switch): for telling leafctl's registry apart from some other SQLite file."""
+        read_only = self._read_only()
+        conn = sqlite3.connect(self._read_only_uri() if read_only else self.path, uri=read_only, timeout=60)
+        try:
+            return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as e:
+            if _corrupt(e):
+                raise _unreadable(self.path, e) from None
+            raise
+        finally:
+            conn.close()
 
     def ensure_schema(self, name: str, ddl: str) -> None:
         """Create a module's tables once per process (``ddl`` must be idempotent: IF NOT EXISTS)."""

@@ -5,8 +5,9 @@ no setup; any other workspace must be created first, so a typo in a profile is r
 silently turned into a new empty workspace.
 
 Nor is a workspace whose registry is gone: a missing or 0-byte ``registry.sqlite`` beside models or runs
-(or a 0-byte one beside datastore files) is refused with OperationFailed, because a fresh registry would
-hand out version 1 again and overwrite the existing model files. A corrupt one is refused by Registry.
+(or a 0-byte one beside datastore files), or an SQLite file there without leafctl's tables, is refused
+with OperationFailed, because a fresh registry would hand out version 1 again and overwrite the existing
+model files. A corrupt one is refused by Registry.
 """
 
 from __future__ import annotations
@@ -38,20 +39,31 @@ def check_registry(root: Path) -> None:
     """Refuse a workspace folder whose registry is missing or empty while it holds content.
 
     Models and runs are only ever written after their registry rows, so content there without a
-    registry means the registry was lost. Datastore files count only beside a 0-byte registry: the
-    default datastore can be written to before the registry is first created.
+    registry (or beside an SQLite file without leafctl's tables) means the registry was lost. Datastore
+    files count only beside a 0-byte registry: the default datastore can be written to before the
+    registry is first created.
     """
     reg = root / "registry.sqlite"
     try:
         size: int | None = reg.stat().st_size
     except (FileNotFoundError, NotADirectoryError):  # no registry (a file above it: the mkdir reports that)
         size = None
+    models, runs = _has_entries(root / "models"), _has_entries(root / "runs")
     if size:
-        return  # SQLite itself tells a corrupt file apart (Registry raises OperationFailed)
-    if not (_has_entries(root / "models") or _has_entries(root / "runs")
-            or (size == 0 and _has_entries(root / "datastores" / DEFAULT_DATASTORE))):
+        if not (models or runs):
+            return  # SQLite itself tells a corrupt file apart (Registry raises OperationFailed)
+        # A readable SQLite file that lacks leafctl's tables (emptied, or another database copied over
+        # it) would be filled with new ones and hand out version 1 again: it is lost all the same.
+        tables = Registry(reg).tables()
+        needed = [t for t, used in (("workspace_meta", True), ("models", models), ("runs", runs)) if used]
+        missing = [t for t in needed if t not in tables]
+        if not missing:
+            return
+        state = f"not leafctl's registry (no {', '.join(missing)} table)"
+    elif not (models or runs or (size == 0 and _has_entries(root / "datastores" / DEFAULT_DATASTORE))):
         return  # a new workspace, or one never used: creating its registry is right
-    state = "missing" if size is None else "empty (0 bytes)"
+    else:
+        state = "missing" if size is None else "empty (0 bytes)"
     raise OperationFailed(f"the workspace registry {reg} is {state} but workspace {root.name!r} holds models, runs or data",
                           "restore registry.sqlite from a backup; leafctl will not start a new registry over existing "
                           "files (move the workspace folder away to start afresh)")
@@ -68,7 +80,7 @@ class WorkspaceOps:
     def _ws_exists(self, name: str) -> bool:
         return (self._ws_dir(name) / "registry.sqlite").exists()
 
-    def _init_ws(self, name: str, location: str | None = None) -> Registry:
+    def _init_ws(self, name: str, location: str | None = None, extra: dict | None = None) -> Registry:
         """Create (or complete) a workspace's layout; safe to run concurrently and repeatedly."""
         root = self._ws_dir(name)
         check_registry(root)
@@ -85,6 +97,10 @@ class WorkspaceOps:
             conn.execute("INSERT OR IGNORE INTO workspace_meta VALUES ('created_at', ?)", (now_iso(),))
             if location:
                 conn.execute("INSERT OR IGNORE INTO workspace_meta VALUES ('location', ?)", (location,))
+            if extra:  # the az ml fields beyond name and location, as the spec gave them
+                import json
+
+                conn.execute("INSERT OR IGNORE INTO workspace_meta VALUES ('spec', ?)", (json.dumps(extra, sort_keys=True),))
         return reg
 
     def open_workspace(self) -> Registry:
@@ -107,14 +123,18 @@ class WorkspaceOps:
             meta = {}
         finally:
             reg.close()
-        return Workspace(name=name, backend="local", location=meta.get("location"),
-                         path=str(self._ws_dir(name)), created_at=meta.get("created_at"))
+        import json
 
-    def create_workspace(self, name: str, location: str | None = None, exist_ok: bool = True) -> Workspace:
+        return Workspace(name=name, backend="local", location=meta.get("location"),
+                         path=str(self._ws_dir(name)), created_at=meta.get("created_at"),
+                         extra=json.loads(meta["spec"]) if meta.get("spec") else {})
+
+    def create_workspace(self, name: str, location: str | None = None, exist_ok: bool = True,
+                         extra: dict | None = None) -> Workspace:
         check_name("workspace", name)
         if self._ws_exists(name) and not exist_ok:
             raise Conflict(f"workspace {name!r} already exists", "use it as it is, or delete it first")
-        self._init_ws(name, location).close()
+        self._init_ws(name, location, extra).close()
         return self._ws_record(name)
 
     def get_workspace(self, name: str | None = None) -> Workspace:
