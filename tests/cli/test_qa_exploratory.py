@@ -120,8 +120,9 @@ def test_deleting_a_deployed_model_version_is_a_conflict(cli, tmp_path):
     # with "model not found" while `endpoint show` still named it.
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "weights.txt").write_text("w")
-    for _ in range(2):
-        assert cli("model", "register", "m", "--path", str(tmp_path / "m")).code == 0
+    (tmp_path / "m" / "MLmodel").write_text("flavors:\n  python_function: {}\n")
+    for _ in range(2):  # a deployment without a scoring script serves an MLflow model
+        assert cli("model", "register", "m", "--path", str(tmp_path / "m"), "--type", "mlflow").code == 0
     assert cli("endpoint", "create", "ep", "--model", "m:1").code == 0
     assert_error(cli("model", "delete", "m", "--version", "1", "--yes"), 5, "ep", "endpoint delete")
     assert_error(cli("model", "delete", "m", "--yes"), 5, "ep")

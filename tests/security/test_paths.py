@@ -220,7 +220,12 @@ def test_data_upload_follow_links_survives_a_link_loop(exe, leaf_env):
 
 def test_endpoint_invoke_refuses_a_model_path_outside_the_workspace(exe, leaf_env):
     _model(exe, leaf_env)
-    assert exe("endpoint", "create", "ep", "--model", "mm:1").code == 0
+    # A deployment without a scoring script serves an MLflow model: register this one as such.
+    src = leaf_env / "model-src"
+    (src / "MLmodel").write_text("flavors:\n  python_function: {}\n")
+    assert exe("model", "register", "mm", "--path", str(src), "--type", "mlflow", "--version", "9").code == 0
+    assert exe("model", "delete", "mm", "--version", "1", "--yes").code == 0
+    assert exe("endpoint", "create", "ep", "--model", "mm:9").code == 0
     elsewhere = leaf_env / "elsewhere-model"
     elsewhere.mkdir()
     with sqlite3.connect(_registry(leaf_env)) as db:
@@ -228,7 +233,7 @@ def test_endpoint_invoke_refuses_a_model_path_outside_the_workspace(exe, leaf_en
     data = leaf_env / "in.csv"
     data.write_text("a\n1\n")
     r = exe("endpoint", "invoke", "ep", "--input", str(data))
-    assert_error(r, 1, "outside", "model mm:1")
+    assert_error(r, 1, "outside", "model mm:9")
     assert exe("run", "list", "-o", "json").json() == []  # refused before any run was queued
 
 

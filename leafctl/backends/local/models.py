@@ -301,10 +301,14 @@ class ModelOps:
             if not rows:  # another delete was first
                 raise NotFound(f"model {name}{':' + version if version else ''} not found", "see `leafctl model list`")
             refs = {f"{name}:{r['version']}" for r in rows}
-            users = sorted(r["name"] for r in conn.execute("SELECT name, model FROM endpoints") if r["model"] in refs)
+            # Endpoints from older leafctl name the model on the endpoint row; deployments name it on theirs.
+            users = {r["name"] for r in conn.execute("SELECT name, model FROM endpoints") if r["model"] in refs}
+            users |= {r["endpoint"] for r in conn.execute("SELECT endpoint, model FROM batch_deployments")
+                      if r["model"] in refs}
             if users:
+                first = sorted(users)[0]
                 raise Conflict(f"model {name}{':' + version if version else ''} is deployed by endpoint "
-                               f"{', '.join(users)}", f"delete the endpoint first: leafctl endpoint delete {users[0]} --yes")
+                               f"{', '.join(sorted(users))}", f"delete the endpoint first: leafctl endpoint delete {first} --yes")
             paths = {r["version"]: self._version_dir(name, r) for r in rows}  # every path checked before any change
             # Invisible from here on; a kill after this commit leaves 'deleting' rows the next command finishes.
             conn.executemany("UPDATE models SET state = 'deleting', owner = ? WHERE name = ? AND version = ?",
