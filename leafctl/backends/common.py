@@ -196,14 +196,33 @@ def _in_the_way(root: Path, parts: list[str]) -> Exception:
                     "remove it or choose another destination")
 
 
+def user_mode(bits: int = 0o666) -> int:
+    """``bits`` less the process's umask: the mode ``open()`` would give a new file. A file the user asked
+    for (actions.csv, metadata.json, downloads) is theirs to share as their umask says; only the config
+    file (leafctl.profiles) and lock files are always 0600. mkstemp's temp files are 0600, so writers
+    that rename one into place chmod it to this first."""
+    try:  # Linux tells the umask without changing it (setting it is process-wide, not thread-safe)
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return bits & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return bits & ~mask
+
+
 @contextmanager
-def open_dest(root: Path, name: str, mode: int = 0o600) -> Iterator[BinaryIO]:
+def open_dest(root: Path, name: str, mode: int | None = None) -> Iterator[BinaryIO]:
     """A binary file to write ``root / name`` whole or not at all, never through a symlink.
 
     Each folder on the way is made and opened relative to its parent's descriptor with O_NOFOLLOW, so a
     link there is refused, not followed, even one that appeared after ``dest_file`` looked; the bytes go to
     a temp file (O_EXCL | O_NOFOLLOW) in the final folder and one rename puts them in place. A symlink at
-    the final name is refused rather than replaced. ``mode``: the new file's permission bits."""
+    the final name is refused rather than replaced. ``mode``: the new file's permission bits (default:
+    0666 less the umask, as for any file the user's tools write)."""
+    mode = user_mode() if mode is None else mode
     parts = _dest_parts(root, name)
     Path(root).mkdir(parents=True, exist_ok=True)
     fds = [os.open(root, os.O_RDONLY | os.O_DIRECTORY)]
@@ -311,8 +330,9 @@ def copy_tree_into(src: Path, dest: Path, prefix: str = "", within: Path | None 
     return len(plan)
 
 
-def atomic_write(dest: Path, data: bytes | str) -> None:
-    """Write a whole file or nothing: readers never see a half-written file."""
+def atomic_write(dest: Path, data: bytes | str, mode: int | None = None) -> None:
+    """Write a whole file or nothing: readers never see a half-written file. ``mode``: its permission
+    bits (default: 0666 less the umask, like any file the user writes; mkstemp alone would give 0600)."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     sweep_once(dest.parent)  # temp files of killed leafctl processes (see leafctl.backends.debris)
@@ -320,6 +340,7 @@ def atomic_write(dest: Path, data: bytes | str) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
+            os.fchmod(f.fileno(), user_mode() if mode is None else mode)
         os.replace(tmp, dest)
     except BaseException:
         _unlink(tmp)

@@ -27,6 +27,25 @@ DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Validate and prin
 FileOption = Annotated[str | None, typer.Option("--file", "-f", help="A YAML spec in the az ml v2 schema.")]
 SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a spec field: key=value (repeatable).")]
 TagOption = Annotated[list[str] | None, typer.Option("--tag", help="A tag: key=value (repeatable).")]
+# `list` commands show at most DEFAULT_LIMIT rows in every format (JSON too, as gh does): a table and its
+# `-o json` list the same rows; scripts that need everything pass --all.
+DEFAULT_LIMIT = 50
+LimitOption = Annotated[int | None, typer.Option("--limit", "-L", min=1, metavar="N",
+                                                 help=f"Show at most N, the newest (default: {DEFAULT_LIMIT}, in every output format).")]
+AllOption = Annotated[bool, typer.Option("--all", help=f"Show every one, not only the newest {DEFAULT_LIMIT} (what scripts want).")]
+
+
+def list_limit(limit: int | None, all_: bool) -> int | None:
+    """How many rows a list command shows (None: all); --limit and --all together are a usage error."""
+    if all_ and limit is not None:
+        raise UsageError("give --limit or --all, not both", "--all lists every one; --limit N the newest N")
+    return None if all_ else (limit or DEFAULT_LIMIT)
+
+
+def note_left_out(shown: int, total: int, what: str) -> None:
+    """On stderr, when a limit left rows out: how many, and how to get them all."""
+    if shown < total:
+        info(f"showing {shown} of {total} {what}, the newest; --all lists every one")
 
 
 def state() -> _state.State:

@@ -7,14 +7,16 @@ from typing import Annotated
 
 import typer
 
-from leafctl.cli._common import (DryRunOption, FileOption, SetOption, TagOption, YesOption, backend, confirm_destructive, emit,
-                                 info, note_local, parse_kv)
+from leafctl.cli._common import (AllOption, DryRunOption, FileOption, LimitOption, SetOption, TagOption, YesOption, backend,
+                                 confirm_destructive, emit, info, list_limit, note_left_out, note_local, parse_kv)
 from leafctl.cli._complete import complete_model_names, complete_run_ids
 from leafctl.errors import UsageError
+from leafctl.output import Column
 
 app = typer.Typer(help="Registered models: register, download, prescribe.", no_args_is_help=True)
 
-COLUMNS = ["name", "version", "type", "tags", "run_id", "created_at"]
+# On a narrow terminal tags are cut first, then type, run id and tags are left out in that order.
+COLUMNS = ["name", "version", Column("type", drop=3), Column("tags", drop=1, cut=True), Column("run_id", drop=2), "created_at"]
 ModelArg = Annotated[str, typer.Argument(help="Model name.", autocompletion=complete_model_names)]
 
 
@@ -114,13 +116,29 @@ def show(ref: Annotated[str, typer.Argument(help="NAME or NAME:VERSION (default:
 
 
 @app.command("list")
-def list_(name: Annotated[str | None, typer.Argument(help="With a name: all its versions.", autocompletion=complete_model_names)] = None) -> None:
-    """List models (latest version of each), or every version of one."""
+def list_(
+    name: Annotated[str | None, typer.Argument(help="With a name: all its versions.", autocompletion=complete_model_names)] = None,
+    limit: LimitOption = None,
+    all_: AllOption = False,
+) -> None:
+    """List models (latest version of each, by name), or every version of one (oldest first).
+
+    At most 50 are shown unless --limit N or --all: the most recently created models (or versions).
+    A table fits the terminal: tags are cut with "…", then columns are left out (`model show` has all)."""
+    n = list_limit(limit, all_)
     rows = backend().list_models(name)
     if name is not None and not rows:
         from leafctl.errors import NotFound
 
         raise NotFound(f"model {name!r} not found", "see `leafctl model list`")
+    if n is not None and len(rows) > n:
+        total = len(rows)
+        if name is not None:
+            rows = rows[-n:]  # versions count up: the newest are last
+        else:
+            newest = {id(m) for m in sorted(rows, key=lambda m: m.created_at or "", reverse=True)[:n]}
+            rows = [m for m in rows if id(m) in newest]
+        note_left_out(n, total, "versions" if name is not None else "models")
     emit(rows, COLUMNS)
 
 

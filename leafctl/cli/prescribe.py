@@ -58,5 +58,5 @@ def prescribe(
 
     output.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(output, text)
-    info(f"wrote {n_rows} rows to {output}")
+    info(f"wrote {n_rows} row{'' if n_rows == 1 else 's'} to {output}")
     emit({"model": f"{m.name}:{m.version}", "candidate": candidate, "rows": n_rows, "output": str(output)})

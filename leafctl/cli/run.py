@@ -12,17 +12,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from leafctl.cli._common import (DryRunOption, FileOption, SetOption, TagOption, YesOption, backend, confirm_destructive,
-                                 emit, info, parse_kv, settings)
+from leafctl.cli._common import (AllOption, DryRunOption, FileOption, LimitOption, SetOption, TagOption, YesOption, backend,
+                                 confirm_destructive, emit, info, list_limit, note_left_out, parse_kv, settings)
 from leafctl.cli._complete import complete_compute_names, complete_run_ids
-from leafctl.errors import Interrupted, OperationFailed, UsageError
+from leafctl.errors import Conflict, Interrupted, OperationFailed, UsageError
+from leafctl.output import Column
 
 if TYPE_CHECKING:
     from leafctl.backends.base import JobSpec, Run
 
 app = typer.Typer(help="Jobs: submit, evolve (LEAF-ESP), follow, download.", no_args_is_help=True)
 
-COLUMNS = ["id", "status", "compute", "experiment", "display_name", "created_at", "exit_code"]
+# On a narrow terminal the display name is cut first, then exit code, compute, experiment and display name
+# are left out in that order; id, status and creation time always show whole.
+COLUMNS = ["id", "status", Column("compute", drop=3), Column("experiment", drop=2), Column("display_name", drop=1, cut=True),
+           "created_at", Column("exit_code", drop=4)]
 RunIdArg = Annotated[str, typer.Argument(help="Run id (see `leafctl run list`).", autocompletion=complete_run_ids)]
 ComputeOption = Annotated[str | None, typer.Option("--compute", "-c", help="Compute target (default: the profile's, else local).",
                                                    autocompletion=complete_compute_names)]
@@ -213,16 +217,25 @@ app.command("evolve")(evolve)
 def list_(
     experiment: ExperimentOption = None,
     status: Annotated[str | None, typer.Option("--status", "-s", help="Queued | Running | Completed | Failed | Canceled.")] = None,
+    limit: LimitOption = None,
+    all_: AllOption = False,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first: the newest 50 unless --limit N or --all.
+
+    A table fits the terminal: long display names are cut with "…", then less useful columns are left out.
+    Ids and times are never cut; `run show RUN` has every field."""
     from leafctl.backends.base import RUN_STATES
+
+    n = list_limit(limit, all_)
 
     if status is not None:
         match = [s for s in RUN_STATES if s.lower() == status.lower()]
         if not match:
             raise UsageError(f"invalid --status {status!r}", f"use one of {', '.join(RUN_STATES)}")
         status = match[0]
-    emit(backend().list_runs(experiment=experiment, status=status), COLUMNS)
+    runs = backend().list_runs(experiment=experiment, status=status)  # newest first
+    note_left_out(len(runs[:n]), len(runs), "runs")
+    emit(runs[:n], COLUMNS)
 
 
 @app.command()
@@ -258,7 +271,9 @@ def wait(
 def cancel(run_id: RunIdArg, yes: YesOption = False) -> None:
     """Cancel a queued or running run (its command's processes are stopped)."""
     b = backend()
-    b.get_run(run_id)  # NotFound before asking for confirmation
+    run = b.get_run(run_id)  # NotFound, or "already ended", before asking for confirmation
+    if run.done:
+        raise Conflict(f"run {run_id} already ended ({run.status})", "nothing to cancel")
     confirm_destructive(f"cancel run {run_id}", yes)
     emit(b.cancel_run(run_id))
 

@@ -422,7 +422,10 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
     def emit(rec: dict[str, Any]) -> None:
         with open(out / "progress.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(rec) + "\n")
-        say(f"generation {rec['generation']}/{rec['generations']} best {rec['best']} hv {rec['hypervolume']}")
+        # Words for `run logs`, as the progress line shows them (the record itself is in progress.jsonl).
+        num = lambda v, f: format(v, f) if isinstance(v, (int, float)) else str(v)  # noqa: E731
+        best = "  ".join(f"{k} {num(v, '.4g')}" for k, v in rec["best"].items())
+        say(f"generation {rec['generation']}/{rec['generations']}  {best}  hv {num(rec['hypervolume'], '.4f')}")
         if on_generation is not None:
             on_generation(rec)
 
