@@ -51,3 +51,42 @@ def test_generating_imports_nothing_heavy_and_check_passes():
     rc, bad = r.stdout.split(" ", 1)
     assert bad.strip() == "[]", f"generating the reference imported {bad.strip()}"
     assert rc == "0", f"docs/generate.py --check failed: {r.stderr.strip()} ({FIX})"
+
+
+# ---- docs/specs.md: what -f carries and refuses, per kind, from leafctl/specs/fields.py
+
+SPECS_FIX = "run `.venv/bin/python docs/generate.py` and commit docs/specs.md"
+
+
+def test_specs_md_matches_the_field_tables():
+    expected = _generator().render_specs()
+    target = REPO / "docs" / "specs.md"
+    current = target.read_text(encoding="utf-8") if target.exists() else ""
+    assert current == expected, f"docs/specs.md is out of date with leafctl/specs (the FIELDS tables): {SPECS_FIX}"
+
+
+def test_specs_md_lists_every_field_of_every_kind():
+    from leafctl.specs import fields
+
+    gen = _generator()
+    text = gen.render_specs()
+    for kind in fields.SCHEMAS:
+        assert f'<a id="{kind.replace("_", "-")}"></a>' in text, kind
+        for name, why in fields.table(kind).items():
+            if why == fields.CARRY:
+                assert f"| `{name}` | carried" in text, (kind, name)
+            else:  # the reason itself, not just the word
+                assert f"| `{name}` | refused: {gen._escape(why)} |" in text, (kind, name, why)
+    assert "no effect" in text  # what the local backend does with Azure-only fields
+
+
+def test_specs_md_follows_a_changed_table(monkeypatch):
+    """Generated, so it cannot drift: a field refused in a kind module shows up refused in the next render."""
+    import importlib
+
+    from leafctl.specs import fields
+
+    module = importlib.import_module(fields.MODULES["data"])
+    changed = {**module.FIELDS, "data": {**module.FIELDS["data"], "description": "is refused for this test only"}}
+    monkeypatch.setattr(module, "FIELDS", changed)
+    assert "| `description` | refused: is refused for this test only |" in _generator().render_specs()

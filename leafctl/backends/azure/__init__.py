@@ -28,6 +28,9 @@ class AzureBackend(WorkspaceOps, ComputeOps, DatastoreOps, AssetOps, ModelOps, E
     name = "azure"
 
     def __init__(self, settings: Settings):
+        from leafctl.backends.azure.client import silence_sdk_noise
+
+        silence_sdk_noise()  # before any entity is built: azure-ai-ml's experimental/anonymous lines never show
         self.settings = settings
         self.auth_mode: str = settings.auth or "default"
         self._client: Any = None

@@ -6,8 +6,8 @@ is imported and called with no arguments and returns ``(transport, credential)``
 drive the real azure-ai-ml serialisation and polling against an in-process fake (tests/azure/fake_arm.py).
 A ``None`` credential means "the profile's credential, as in production".
 
-The SDK is quiet here: its experimental-class warnings and logging never reach the user's stderr (they
-show with -vv).
+The SDK is quiet here: its logging never reaches the user's stderr (it shows with -vv), and its
+experimental-class/field and anonymous-registration lines never do, -vv included (``silence_sdk_noise``).
 """
 
 from __future__ import annotations
@@ -33,10 +33,61 @@ RETRY = {"retry_total": 4, "retry_backoff_factor": 0.8, "retry_backoff_max": 30}
 TEST_RETRY = {"retry_total": 3, "retry_backoff_factor": 0.0, "retry_backoff_max": 0}
 
 
+# azure-ai-ml's noise: lines it logs (never raises) while loading or building entities, that tell a leafctl
+# user nothing they can act on: "Class X: This is an experimental class ..." (_utils/_experimental.py),
+# "Field 'x': This is an experimental field ..." (_schema/core/fields.py) and "Warning: the provided asset
+# name 'n' will not be used for anonymous registration" (_schema/assets/asset.py, environment.py).
+NOISE = ("This is an experimental", "will not be used for anonymous registration")
+NOISE_LOGGERS = ("azure.ai.ml._utils._experimental", "azure.ai.ml._schema.core.fields",
+                 "azure.ai.ml._schema.assets.asset", "azure.ai.ml._schema.assets.environment")
+_NOISE_FILTER: Any = None
+
+
+def _noise_filter() -> Any:
+    global _NOISE_FILTER
+    if _NOISE_FILTER is None:
+        class SdkNoiseFilter(logging.Filter):
+            def filter(self, record: logging.LogRecord) -> bool:
+                try:
+                    text = record.getMessage()
+                except Exception:  # a malformed record is not ours to judge
+                    return True
+                return not any(n in text for n in NOISE)
+
+        _NOISE_FILTER = SdkNoiseFilter()
+    return _NOISE_FILTER
+
+
+def silence_sdk_noise() -> None:
+    """Drop azure-ai-ml's experimental-class/field and anonymous-registration lines, always (-vv too: they
+    are not the SDK logs -vv asks for). Cheap, stdlib only, and safe before azure.ai.ml is imported: a
+    filter on the very loggers that emit the lines acts before any handler sees them, and azure-ai-ml's
+    import (which gives "azure.ai.ml" its own stderr handler and resets its level) never removes filters.
+    The handlers that exist now (the SDK's own, -vv's) get it too, for any other logger saying the same."""
+    flt = _noise_filter()
+    for name in (*NOISE_LOGGERS, "azure.ai.ml", "azure"):
+        logger = logging.getLogger(name)
+        if flt not in logger.filters:
+            logger.addFilter(flt)
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and name.startswith(QUIET_LOGGERS):
+            for h in logger.handlers:
+                if flt not in h.filters:
+                    h.addFilter(flt)
+    warnings.filterwarnings("ignore", message=r".*(experimental|anonymous registration).*", category=Warning)
+
+
 def quiet_sdk(verbose: int = 0) -> None:
-    """Keep azure-ai-ml's warnings and logs off stderr (unless -vv)."""
+    """Keep azure-ai-ml's warnings and logs off stderr (unless -vv), and its noise off always.
+
+    azure.ai.ml is imported first: its import sets up its loggers (INFO, a stderr handler), which would
+    otherwise undo what is configured here. Every caller is about to use it anyway."""
     from leafctl import redact
 
+    silence_sdk_noise()
+    import azure.ai.ml  # noqa: F401
+
+    silence_sdk_noise()  # the handlers its import attached
     if redact.sdk_logging_enabled():  # -vv was given: it wins over every caller's default
         verbose = max(verbose, 2)
     level = logging.DEBUG if verbose >= 2 else logging.CRITICAL
