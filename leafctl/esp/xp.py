@@ -36,7 +36,7 @@ def get_xp(device: str = "auto") -> Any:
         return cp
     if device == "gpu":
         raise UsageError("device 'gpu' requested but CuPy or a CUDA device is not available",
-                         "install cupy for your CUDA version (pip install cupy-cuda13x) or use --device cpu")
+                         "install CuPy for CUDA 12 (pip install 'leafctl[gpu]', i.e. cupy-cuda12x) or use --device cpu")
     return np
 
 

@@ -1,0 +1,525 @@
+"""`run evolve` as a service: plan -> submit -> follow -> result, the same on every backend.
+
+A notebook user can call it as the CLI does::
+
+    from leafctl import evolve
+    from leafctl.profiles import resolve
+    from leafctl.backends import get_backend
+
+    b = get_backend(resolve())
+    p = evolve.plan(evolve.config(sample="campaign", flags={"generations": 20}), b, islands=2)
+    run = evolve.submit(p)
+    run = evolve.follow(run, b, on_progress=print)
+    summary = evolve.result(run, b)       # {"id": ..., "hypervolume": ..., "front": [...], ...}
+
+- ``plan`` resolves and checks the config in-process (bad columns are exit 2 before anything is
+  submitted), stages the job's code folder (content-addressed under ``$LEAFCTL_HOME/cache/evolve/``) and
+  builds one ``JobSpec`` plus its az ml command-job document (what ``--dry-run`` prints). Where the job
+  runs is the backend's business: the differences are data in ``TARGETS`` (the interpreter, whether the
+  code snapshot carries leafctl, the data upload, the CUDA environment, the device), never a second path.
+- ``submit`` uploads the data first where the target says so, then calls the backend's ``submit_run``.
+- ``follow`` waits through the backend's ``wait_run``, reading the progress lines the job logs.
+- ``result`` reads ``pareto.csv`` and ``progress.jsonl`` through the backend's ``download_run``.
+
+Islands: ``islands = N > 1`` makes the job a ``distribution: mpi`` job of N processes (each an island,
+rank 0 writes the outputs). Locally the backend runs it under ``mpiexec -n N`` (from the ``mpi`` extra);
+on Azure ML the cluster's own ``mpirun`` starts ``N / instances`` processes on each of ``instances`` nodes.
+
+The JSON shape (``summary``) is the run record plus ``run_id`` (an alias of ``id``, kept for scripts
+written against leafctl 0.x), ``device`` and, once waited for, ``hypervolume`` and ``front``.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+import json
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from leafctl.backends.base import JobSpec
+from leafctl.errors import Interrupted, OperationFailed, UsageError
+
+if TYPE_CHECKING:
+    from leafctl.backends.base import Backend, Run
+
+RESULT = "result"  # the job's output folder name; it holds pareto.csv, history.csv, model/ ...
+MODEL_OUTPUT = f"{RESULT}/model"  # what `model register --run` takes from an evolve run
+# What a resumed run needs from the interrupted one (not its final products).
+RESUME_FILES = ("checkpoint.npz", "checkpoint.prev.npz", "checkpoint-island-*.npz", "predictor.npz",
+                "predictor_metrics.json", "progress.jsonl", "config.toml")
+MIGRATE_EVERY, MIGRANTS = 10, 2  # island defaults: exchange the best 2 every 10 generations
+
+# One CuPy package everywhere leafctl names one (the `gpu` extra, the --device gpu hint, the cluster's
+# conda file), paired with a CUDA 12 image: Azure ML's Open MPI 5 + CUDA 12.4 base image (AzureML-Containers).
+CUPY_PACKAGE = "cupy-cuda12x"
+IMAGE = "mcr.microsoft.com/azureml/openmpi5.0-cuda12.4-ubuntu22.04:latest"
+PIP = ["numpy>=1.26", CUPY_PACKAGE, "typer>=0.24.1,<0.25", "click>=8.2.1", "rich>=13", "tomli-w>=1.0",
+       "pyyaml>=6", "jmespath>=1.0", "pyarrow>=14"]  # pyarrow: the job reads the table
+MPI_PIP = ["mpi4py>=4"]  # an island job talks over the image's Open MPI
+MPI_HINT = "install the MPI extra: pip install 'leafctl[mpi]'"
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "*.egg-info")
+# What the engine logs once per generation: "generation 3/20  revenue 418.4  margin 154.2  hv 0.4200"
+# (objectives separated by two spaces; older runs logged "best {'revenue': 1.5}" instead).
+_PROGRESS = re.compile(r"generation (?P<gen>\d+)/(?P<total>\d+)(?P<rest>.*?)(?:\s+hv (?P<hv>\S+))?\s*$")
+
+
+def conda_file(mpi: bool) -> dict[str, Any]:
+    return {"name": "leafctl-esp-gpu", "channels": ["conda-forge"],
+            "dependencies": ["python=3.11", "pip", {"pip": PIP + (MPI_PIP if mpi else [])}]}
+
+
+@dataclass(frozen=True)
+class Target:
+    """How a backend runs the evolve job, as data (the only place the backends differ)."""
+
+    python: str | None  # the interpreter in the job's command (None: this one, sys.executable)
+    argv: bool  # run as a program and its arguments, without a shell (local), else a command line
+    ships_leafctl: bool  # the code snapshot carries leafctl's own source (the cluster has no leafctl)
+    upload_data: bool  # the data goes up once, content-addressed, to the datastore before submitting
+    inline_environment: bool  # a CUDA image + conda file with CuPy, unless the profile names an environment
+    device: str | None  # the device the job is told to use (None: resolved here, on this machine)
+    needs_compute: bool  # a cluster must be named (no serverless GPU)
+    default_experiment: str | None
+    mpiexec_here: bool  # islands: this machine's mpiexec starts the ranks (else the service's own mpirun)
+
+
+TARGETS = {
+    "local": Target(python=None, argv=True, ships_leafctl=False, upload_data=False,
+                    inline_environment=False, device=None, needs_compute=False, default_experiment=None,
+                    mpiexec_here=True),
+    "azure": Target(python="python", argv=False, ships_leafctl=True, upload_data=True, inline_environment=True,
+                    device="gpu", needs_compute=True, default_experiment="leaf-esp", mpiexec_here=False),
+}
+
+
+def job_args(target: Target, resume: bool, islands: int = 1, migrate_every: int = MIGRATE_EVERY,
+             migrants: int = MIGRANTS) -> list[str]:
+    """The job's program and arguments. Only placeholders and fixed words: the data path (a user's file
+    name) is never pasted in, so it cannot become shell code wherever the line is run."""
+    args = [target.python or sys.executable, "-m", "leafctl.esp.job", "config.toml", f"${{{{outputs.{RESULT}}}}}",
+            "--data", "${{inputs.data}}"]
+    if target.device:
+        args += ["--set", f"device={target.device}"]
+    if resume:
+        # The job seeds its new output folder with the interrupted run's checkpoint, then continues it.
+        args += ["--resume-from", "resume"]
+    if islands > 1:
+        args += ["--islands", str(islands), "--migrate-every", str(migrate_every), "--migrants", str(migrants)]
+    return args
+
+
+# Azure ML pastes the mounted paths into this line and runs it with a shell; nothing of the user's is in it.
+COMMAND = " ".join(job_args(TARGETS["azure"], False))
+
+
+@dataclass
+class Plan:
+    """A resolved evolve run, not yet submitted: what ``submit`` sends and ``--dry-run`` prints."""
+
+    config: Any  # the validated EvolveConfig
+    target: str  # backend name: local | azure
+    spec: JobSpec
+    code: Path  # the staged code folder
+    data: str  # the data input: a local file (uploaded first where data_dest is set) or a URI
+    data_dest: str | None  # datastore path the data goes up to before submitting
+    device: str
+    argv: list[str]  # what runs, launcher included (mpiexec -n N ... locally)
+    islands: int = 1
+    instances: int = 1
+    migrate_every: int = MIGRATE_EVERY
+    migrants: int = MIGRANTS
+    resumed_from: str | None = None
+    backend: Any = field(default=None, repr=False)
+
+    def document(self) -> dict[str, Any]:
+        """The az ml command job document (``$schema``, command, code, inputs, outputs, environment,
+        distribution, resources, ...), as ``az ml job create -f`` would take it."""
+        from leafctl.specs.command import job_to_doc
+
+        return job_to_doc(self.spec)
+
+    def yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.document(), sort_keys=False, width=1000)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"config": self.config.to_dict(), "job": self.document(), "argv": list(self.argv),
+                "backend": self.target, "device": self.device, "islands": self.islands, "instances": self.instances}
+
+
+# --- config ------------------------------------------------------------------------------------------
+
+def config(file: str | Path | None = None, sample: str | None = None, flags: dict[str, Any] | None = None) -> Any:
+    """An EvolveConfig from a TOML file or a bundled sample, then flags (None values ignored);
+    validated, the data path absolute. UsageError (exit 2) for anything wrong."""
+    from leafctl.esp.engine import config_from_dict, load_config
+
+    if sample:
+        from leafctl.esp.samples import sample_config, sample_names
+
+        if sample not in sample_names():
+            raise UsageError(f"unknown sample {sample!r}", f"choose one of: {', '.join(sample_names())}")
+        if file:
+            raise UsageError("give a CONFIG file or --sample, not both", "drop one of them")
+        cfg = sample_config(sample)
+    else:
+        cfg = load_config(file) if file else None
+    overrides = {k: v for k, v in (flags or {}).items() if v is not None}
+    if cfg is None:
+        if not overrides.get("data"):
+            raise UsageError("no data to evolve on", "give a CONFIG.toml, --data PATH, or --sample campaign")
+        cfg = config_from_dict(overrides)
+    elif overrides:
+        cfg = config_from_dict(overrides, cfg)
+    if cfg.data and _is_local(cfg.data):
+        p = Path(cfg.data).expanduser()
+        if not p.is_file():
+            raise UsageError(f"data file {cfg.data!r} not found", "check --data or the config's data key")
+        cfg.data = str(p.resolve())
+    return cfg.validate()
+
+
+def _as_config(cfg: Any) -> Any:
+    from leafctl.esp.engine import EvolveConfig, config_from_dict, load_config
+
+    if isinstance(cfg, EvolveConfig):
+        return cfg
+    if isinstance(cfg, dict):
+        return config_from_dict(cfg).validate()
+    return load_config(cfg)
+
+
+def _is_local(data: str) -> bool:
+    return "://" not in data and not data.startswith("azureml:")
+
+
+def _resolve_device(device: str) -> str:
+    from leafctl.esp.xp import get_xp, is_gpu
+
+    return "gpu" if is_gpu(get_xp(device)) else "cpu"
+
+
+# --- plan --------------------------------------------------------------------------------------------
+
+def _backend_name(backend: Any) -> str:
+    name = backend if isinstance(backend, str) else getattr(backend, "name", None)
+    if name not in TARGETS:
+        raise UsageError(f"run evolve does not know the backend {name!r}", f"use one of: {', '.join(TARGETS)}")
+    return name
+
+
+def _check_islands(islands: int, instances: int, migrate_every: int | None, migrants: int | None) -> None:
+    if islands < 1:
+        raise UsageError(f"--islands {islands} must be at least 1", "e.g. --islands 4")
+    if instances < 1:
+        raise UsageError(f"--instances {instances} must be at least 1", "e.g. --instances 2")
+    if islands % instances:
+        raise UsageError(f"--islands {islands} does not divide over --instances {instances}",
+                         "give a number of islands that is a multiple of the number of instances, e.g. --islands 4 --instances 2")
+    for flag, v in (("--migrate-every", migrate_every), ("--migrants", migrants)):
+        if v is not None and islands == 1:
+            raise UsageError(f"{flag} needs --islands N with N > 1", f"e.g. --islands 4 {flag} {v}")
+    if migrate_every is not None and migrate_every < 1:
+        raise UsageError(f"--migrate-every {migrate_every} must be at least 1", "e.g. --migrate-every 10")
+    if migrants is not None and migrants < 0:
+        raise UsageError(f"--migrants {migrants} is negative", "e.g. --migrants 2 (0: the islands never meet)")
+
+
+def _stage(cfg_text: str, ships_leafctl: bool, resume_dir: Path | None) -> Path:
+    """The job's code folder, content-addressed under $LEAFCTL_HOME/cache/evolve/ (built once per content,
+    so a plan stays valid after this call and an unchanged snapshot is not uploaded twice)."""
+    import leafctl
+    from leafctl.backends.azure.jobs import tree_hash  # stdlib-only module: no azure import
+    from leafctl.profiles import data_home
+
+    with tempfile.TemporaryDirectory(prefix="leafctl-evolve-") as tmp:
+        staged = Path(tmp) / "snap"
+        staged.mkdir()
+        if ships_leafctl:
+            shutil.copytree(Path(leafctl.__file__).parent, staged / "leafctl", ignore=_SKIP)
+        (staged / "config.toml").write_text(cfg_text, encoding="utf-8")
+        if resume_dir is not None:
+            (staged / "resume").mkdir()
+            for pattern in RESUME_FILES:  # an island run checkpoints every island (and the one before)
+                for f in sorted(resume_dir.glob(pattern)):
+                    shutil.copy2(f, staged / "resume" / f.name)
+        final = data_home() / "cache" / "evolve" / tree_hash(staged)
+        if not final.is_dir():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.move(str(staged), str(final))
+            except OSError:
+                if not final.is_dir():  # a parallel plan of the same content got there first
+                    raise
+    return final
+
+
+def _data_dest(data: str) -> str:
+    """``leafctl/evolve/<sha256>/<name>``: the upload is skipped when the same bytes are there already.
+    The cluster pastes the mounted path (ending in this name) into the command raw, so a name with any
+    shell character goes up as ``data.csv``."""
+    p = Path(data)
+    digest = hashlib.sha256(p.read_bytes()).hexdigest()[:32]
+    name = p.name if _PLAIN_NAME.match(p.name) else "data.csv"
+    return f"leafctl/evolve/{digest}/{name}"
+
+
+def _prior(backend: Any, run_id: str, tmp: Path) -> tuple[Path, Any, Any]:
+    """(result folder, config, run) of the evolve run ``run_id``, fetched through the backend."""
+    from leafctl.errors import NotFound
+    from leafctl.esp.engine import load_config
+
+    prior = backend.get_run(run_id)
+    if prior.kind != "evolve":
+        raise UsageError(f"run {run_id} is not an evolve run (kind {prior.kind})", "give the id of a `run evolve` run")
+    if prior.status in ("Queued", "Running"):
+        raise UsageError(f"run {run_id} is still {prior.status}", f"cancel it first: leafctl run cancel {run_id} --yes")
+    try:
+        backend.download_run(run_id, tmp, output=RESULT)
+    except NotFound:
+        pass
+    rdir = tmp / RESULT
+    if not (rdir / "checkpoint.npz").exists() or not (rdir / "config.toml").exists():
+        raise UsageError(f"run {run_id} left no checkpoint to resume from", "start a new run instead")
+    return rdir, load_config(rdir / "config.toml"), prior
+
+
+def plan(cfg: Any, backend: Any, *, settings: Any = None, islands: int | None = None, instances: int = 1,
+         migrate_every: int | None = None, migrants: int | None = None, compute: str | None = None,
+         experiment: str | None = None, name: str | None = None, resume: str | None = None,
+         resume_flags: dict[str, Any] | None = None) -> Plan:
+    """Resolve an evolve run for ``backend`` (a Backend, or its name for an offline dry run).
+
+    ``cfg``: an EvolveConfig, a dict of its keys, or a TOML path (ignored with ``resume``, which continues
+    run ``resume``'s own config; ``resume_flags`` may change only generations and device)."""
+    target_name = _backend_name(backend)
+    target = TARGETS[target_name]
+    b = None if isinstance(backend, str) else backend
+    settings = settings if settings is not None else getattr(b, "settings", None)
+    get = (lambda k: settings.get(k)) if settings is not None else (lambda k: None)
+
+    with tempfile.TemporaryDirectory(prefix="leafctl-resume-") as tmp:
+        resume_dir = None
+        if resume:
+            if b is None:
+                raise UsageError("--resume needs the backend the run lives on", "drop --dry-run or --resume")
+            resume_dir, prior_cfg, prior = _prior(b, resume, Path(tmp))
+            changed = {k for k, v in (resume_flags or {}).items() if v is not None} - {"generations", "device"}
+            if changed:
+                raise UsageError(f"--resume cannot change {', '.join(sorted(changed))}", "only --generations and --device may change")
+            from leafctl.esp.engine import config_from_dict
+
+            cfg = config_from_dict({k: v for k, v in (resume_flags or {}).items() if v is not None}, prior_cfg)
+            if not (_is_local(cfg.data) and Path(cfg.data).is_file()) and prior.inputs.get("data"):
+                cfg.data = prior.inputs["data"]  # the run's own input: on a cluster, a datastore URI
+            cfg = cfg.validate()
+            before = (getattr(prior_cfg, "islands", 1), getattr(prior_cfg, "migrate_every", MIGRATE_EVERY),
+                      getattr(prior_cfg, "migrants", MIGRANTS))
+            for flag, given, was in zip(("--islands", "--migrate-every", "--migrants"), (islands, migrate_every, migrants), before):
+                if given is not None and given != was:  # the checkpoints hold that many islands
+                    raise UsageError(f"--resume cannot change {flag} (run {resume} used {was})", f"drop {flag}")
+        else:
+            cfg = _as_config(cfg)
+        # Flags first, then the config's own keys (a config file may ask for islands itself).
+        explicit = islands is not None
+        islands = int(islands if explicit else getattr(cfg, "islands", 1))
+        _check_islands(islands, instances, migrate_every, migrants)
+        k = int(migrate_every if migrate_every is not None else getattr(cfg, "migrate_every", MIGRATE_EVERY))
+        m = int(migrants if migrants is not None else getattr(cfg, "migrants", MIGRANTS))
+        if hasattr(cfg, "islands"):
+            # The engine knows islands: its own validation sees them before anything is submitted
+            # (migrants below the island population, ...), and the run's config.toml records them.
+            from leafctl.esp.engine import config_from_dict
+
+            cfg = config_from_dict({"islands": islands, "migrate_every": k, "migrants": m}, cfg).validate()
+        if _is_local(cfg.data):
+            from leafctl.esp.engine import check_config
+
+            check_config(cfg)  # every data-dependent check, with the engine's own code (exit 2)
+
+        compute = compute or get("compute")
+        if target.needs_compute and compute in (None, "local"):
+            raise UsageError("an evolve run on Azure ML needs a GPU compute",
+                             "pass --compute NAME or `leafctl config set compute NAME`")
+        device = target.device or _resolve_device(cfg.device)
+        cfg.device = device
+
+        import tomli_w
+
+        d = cfg.to_dict()
+        d["data"] = "data.csv"  # the job passes the real path: --data ${{inputs.data}}
+        code = _stage(tomli_w.dumps(d), target.ships_leafctl, resume_dir)
+
+    args = job_args(target, resume is not None, islands, k, m)
+    doc: dict[str, Any] = {"inputs": {"data": {"type": "uri_file"}},
+                           "outputs": {RESULT: {"type": "uri_folder", "mode": "rw_mount"}}}
+    env_ref = get("environment")
+    if target.inline_environment and not env_ref:
+        doc["environment"] = {"image": IMAGE, "conda_file": conda_file(mpi=islands > 1)}
+    env_vars: dict[str, str] = {}
+    launch = list(args)
+    if islands > 1:
+        # One command job of N processes; Azure ML starts them with its own mpirun, N / K per node.
+        doc["distribution"] = {"type": "mpi", "process_count_per_instance": islands // instances}
+        doc["resources"] = {"instance_count": instances}
+        if target.mpiexec_here:
+            launch = _mpiexec_line(islands, args)
+            if "--oversubscribe" in launch:  # Open MPI (MPICH needs neither) refuses root without these
+                env_vars = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+    data = cfg.data
+    tags = {"leafctl.kind": "evolve", **({"leafctl.resumed_from": resume} if resume else {}),
+            **({"leafctl.islands": str(islands)} if islands > 1 else {})}
+    spec = JobSpec(
+        command=shlex.join(args) if target.argv else " ".join(args),
+        argv=args if target.argv else None,
+        code=str(code), inputs={"data": data}, outputs={RESULT: None},
+        environment=env_ref if target.inline_environment else None,
+        compute=compute or ("local" if not target.needs_compute else None),
+        experiment=experiment or get("experiment") or target.default_experiment,
+        display_name=name or (f"evolve-resume-{resume}" if resume else "evolve"),
+        env_vars=env_vars, tags=tags, kind="evolve", doc=doc,
+    )
+    return Plan(config=cfg, target=target_name, spec=spec, code=code, data=data,
+                data_dest=_data_dest(data) if target.upload_data and _is_local(data) else None,
+                device=device, argv=launch, islands=islands, instances=instances, migrate_every=k, migrants=m,
+                resumed_from=resume, backend=b)
+
+
+def _mpiexec_line(n: int, args: list[str]) -> list[str]:
+    """``mpiexec -n N <job>`` as the local backend will run it; the mpi extra's mpiexec (next to this
+    interpreter) or one on PATH. Missing: exit 2 saying what to install."""
+    from leafctl.backends.local import launch
+
+    mpiexec = launch.find_mpiexec()
+    if mpiexec is None:
+        raise UsageError(f"--islands {n} runs {n} processes under mpiexec, which is not installed", MPI_HINT)
+    return launch.mpiexec_argv(mpiexec, n, list(args))
+
+
+# --- submit, follow, result ---------------------------------------------------------------------------
+
+def submit(p: Plan, backend: Backend | None = None) -> Run:
+    """Submit the plan through the backend's ``submit_run`` (the data uploaded first where planned)."""
+    b = backend or p.backend
+    if b is None:
+        raise UsageError("this plan was made without a backend (a dry run)", "plan it again with a backend to submit it")
+    spec = copy.deepcopy(p.spec)
+    if p.data_dest:
+        spec.inputs = {"data": b.upload(Path(p.data), p.data_dest).uri}
+    return b.submit_run(spec)
+
+
+def parse_progress(line: str) -> dict[str, Any] | None:
+    """A progress record (generation, generations, best, hypervolume) from one of the job's log lines."""
+    m = _PROGRESS.search(line)
+    if not m:
+        return None
+    rec: dict[str, Any] = {"generation": int(m["gen"]), "generations": int(m["total"]), "best": {}, "hypervolume": None}
+    rest = (m["rest"] or "").strip()
+    if rest.startswith("best {"):
+        try:
+            best = ast.literal_eval(rest[len("best "):])  # a dict of floats, as older engines printed it; never eval
+            rec["best"] = best if isinstance(best, dict) else {}
+        except (ValueError, SyntaxError):
+            pass
+    else:
+        for item in filter(None, (p.strip() for p in rest.split("  "))):
+            name, _, value = item.rpartition(" ")
+            try:
+                rec["best"][name] = float(value)
+            except ValueError:
+                continue
+    try:
+        rec["hypervolume"] = float(m["hv"]) if m["hv"] else None
+    except ValueError:
+        pass
+    return rec
+
+
+def follow(run: Run, backend: Backend, on_progress: Callable[[dict[str, Any]], None] | None = None,
+           on_log: Callable[[str], None] | None = None) -> Run:
+    """Wait for the run through the backend, handing each log line to ``on_log`` and each generation's
+    progress to ``on_progress``. Ctrl-C cancels the run (its checkpoint stays for --resume): Interrupted."""
+    last = -1
+
+    def line(text: str) -> None:
+        nonlocal last
+        if on_log is not None:
+            on_log(text)
+        rec = parse_progress(text)
+        if rec is not None and rec["generation"] >= last and on_progress is not None:
+            last = rec["generation"]  # islands log too: never step backwards
+            on_progress(rec)
+
+    try:
+        return backend.wait_run(run.id, on_log=line)
+    except KeyboardInterrupt:
+        try:
+            backend.cancel_run(run.id)
+        except Exception:
+            pass
+        raise Interrupted(f"evolve run {run.id} interrupted and canceled",
+                          f"continue it with `leafctl run evolve --resume {run.id}`") from None
+
+
+def summary(run: Run, device: str | None = None) -> dict[str, Any]:
+    """The run as `run evolve` prints it before the result is in: the record, ``run_id`` and ``device``."""
+    out = run.to_dict()
+    out["run_id"] = run.id  # alias of id, for scripts written when a waited-for run printed only run_id
+    out["device"] = device
+    return out
+
+
+def _front(result_dir: Path, objectives: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    import csv
+
+    front = []
+    with open(result_dir / "pareto.csv", newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row.get("rank") == "1":
+                front.append({"id": int(row["id"]),
+                              "objectives": {n: float(row[n]) for n, _ in objectives if row.get(n) not in (None, "")}})
+    # Ordered along the first objective, best first: reads as a walk along the front.
+    first, sense = objectives[0]
+    front.sort(key=lambda f: f["objectives"].get(first, float("nan")), reverse=(sense == "max"))
+    return front
+
+
+def result(run: Run, backend: Backend) -> dict[str, Any]:
+    """The summary of a finished run, read through the backend (``download_run`` of ``result``):
+    ``summary(run)`` plus ``hypervolume`` (the last generation's) and ``front`` (rank-1 rows of pareto.csv).
+    A run that did not complete is OperationFailed (exit 1) with the end of its log."""
+    if run.status != "Completed":
+        tail = ""
+        try:
+            tail = " | ".join(list(backend.run_logs(run.id))[-3:]).strip()
+        except Exception:
+            pass
+        raise OperationFailed(f"evolve run {run.id} {run.status.lower()}" + (f": {tail}" if tail else ""),
+                              f"see `leafctl run logs {run.id}`")
+    from leafctl.esp.engine import load_config
+
+    with tempfile.TemporaryDirectory(prefix="leafctl-evolve-result-") as tmp:
+        backend.download_run(run.id, Path(tmp), output=RESULT)
+        rdir = Path(tmp) / RESULT
+        cfg = load_config(rdir / "config.toml") if (rdir / "config.toml").exists() else None
+        out = summary(run, cfg.device if cfg is not None else None)
+        hv = None
+        try:
+            lines = (rdir / "progress.jsonl").read_text(encoding="utf-8").splitlines()
+            hv = json.loads(lines[-1]).get("hypervolume") if lines else None
+        except (OSError, ValueError):
+            pass
+        out["hypervolume"] = hv
+        out["front"] = _front(rdir, cfg.objectives) if cfg is not None and (rdir / "pareto.csv").exists() else []
+    return out
