@@ -5,6 +5,7 @@ writes the outputs listed in ``outputs.py``. After every generation it atomicall
 ``checkpoint.npz`` (population, objectives, host RNG bit-generator state as JSON, generation, history)
 and then appends one JSON line to ``progress.jsonl``. ``resume=True`` continues from the checkpoint; with
 the same seed and device the result is byte-identical to an uninterrupted run.
+``islands > 1``, or a process started by an MPI launcher, runs the island model instead (islands.py).
 """
 
 from __future__ import annotations
@@ -82,6 +83,11 @@ class EvolveConfig:
     mode: str = "leaf"  # leaf | nsga2
     contexts_sample: int = 0  # 0: every row's context; else a seeded sample of this many rows
     checkpoint_every: int = 1
+    # The island model (leafctl/esp/islands.py): `islands` sub-populations of `population` each, which
+    # exchange their best `migrants` every `migrate_every` generations. 1 island is the plain run.
+    islands: int = 1
+    migrate_every: int = 10
+    migrants: int = 2
 
     def __post_init__(self) -> None:
         self.objectives = [_parse_objective(o) for o in self.objectives]
@@ -120,7 +126,13 @@ class EvolveConfig:
         need(self.contexts_sample >= 0, f"contexts_sample {self.contexts_sample} is negative", "0 means all rows")
         need(self.checkpoint_every >= 1, f"checkpoint_every {self.checkpoint_every} must be at least 1", "e.g. 1")
         need(self.seed >= 0, f"seed {self.seed} is negative", "use 0 or more")
-        for name in ("population", "generations", "hidden", "predictor_hidden", "contexts_sample", "checkpoint_every"):
+        need(self.islands >= 1, f"islands {self.islands} must be at least 1", "e.g. islands = 4")
+        need(self.migrate_every >= 1, f"migrate_every {self.migrate_every} must be at least 1", "e.g. 10")
+        # Migrants replace an island's worst: at least one of its own must stay (one island: unused).
+        need(self.migrants >= 0 and (self.islands == 1 or self.migrants < self.population), f"migrants {self.migrants} must be from 0 to below the "
+             f"island population {self.population}", "lower migrants or raise population (it is per island)")
+        for name in ("population", "generations", "hidden", "predictor_hidden", "contexts_sample", "checkpoint_every",
+                     "islands", "migrate_every"):
             v = getattr(self, name)
             need(v <= _MAX_COUNT, f"{name} {v} is too large", f"use at most {_MAX_COUNT}")
         for col, w in self.action_cost.items():
@@ -313,6 +325,8 @@ def _normalised_hv(G: np.ndarray, ideal: np.ndarray, nadir: np.ndarray) -> float
 def _comparable(d: dict[str, Any]) -> dict[str, Any]:
     # A resumed run may extend the generation count or move device; everything else must match.
     # The data is compared by content (data_sha256), not path: a job's input mount moves between runs.
+    # A checkpoint from before the island keys existed was a one-island run with their defaults.
+    d = {"islands": 1, "migrate_every": 10, "migrants": 2, **d}
     return {k: v for k, v in d.items() if k not in ("generations", "device", "checkpoint_every", "data")}
 
 
@@ -355,8 +369,13 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
     from leafctl.esp.prescriptor import Layout  # noqa: PLC0415
     from leafctl.esp.xp import DeviceRandom, get_xp, to_numpy  # noqa: PLC0415
 
-    say = log or (lambda _m: None)
+    from leafctl.esp import islands  # noqa: PLC0415
+
     config.validate()
+    if config.islands > 1 or islands.launched_size() > 1:
+        # N islands (sequentially in this process, or one or more per MPI rank): islands.py.
+        return islands.evolve_islands(config, out_dir, on_generation=on_generation, resume=resume, log=log)
+    say = log or (lambda _m: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     xp = get_xp(config.device)

@@ -7,7 +7,8 @@ population.npz    theta (P, D), F (P, k), rank, crowding, objective names (no pi
 predictor.npz     surrogate weights;  predictor_metrics.json: held-out RMSE and R^2 per outcome
 config.toml       the resolved config;  pareto.svg: the first two objectives, hand-written SVG
 model/            MLflow pyfunc model folder (written without mlflow), see write_model
-checkpoint.npz, progress.jsonl  (written during the run by engine.py)
+checkpoint.npz, progress.jsonl  (written during the run by engine.py; an island run also keeps
+                  checkpoint.prev.npz and checkpoint-island-<i>[.prev].npz, see islands.py)
 """
 
 from __future__ import annotations
@@ -58,12 +59,18 @@ def pareto_rows(result: EvolveResult) -> tuple[list[str], list[list[str]]]:
 
 def history_rows(history: list[dict[str, Any]], names: Sequence[str]) -> tuple[list[str], list[list[str]]]:
     header = ["generation"] + [f"best_{n}" for n in names] + [f"mean_{n}" for n in names] + ["hypervolume", "seconds"]
+    # An island run (islands.py) adds each island's hypervolume after the merged columns; a plain run's
+    # file keeps its shape.
+    n_islands = max((len(h.get("island_hypervolume") or ()) for h in history), default=0)
+    header += [f"hypervolume_island_{i}" for i in range(n_islands)]
     rows = []
     for h in history:
         def v(x: Any) -> str:
             return "" if x is None else fmt(x)
+        per_island = list(h.get("island_hypervolume") or ())
+        per_island += [None] * (n_islands - len(per_island))
         rows.append([str(h["generation"])] + [v(h["best"][n]) for n in names] + [v(h["mean"][n]) for n in names]
-                    + [v(h["hypervolume"]), v(h["seconds"])])
+                    + [v(h["hypervolume"]), v(h["seconds"])] + [v(x) for x in per_island])
     return header, rows
 
 

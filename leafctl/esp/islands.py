@@ -1,0 +1,464 @@
+"""The island model: N sub-populations evolving apart, exchanging their best every K generations.
+
+``config.islands`` = N islands of ``config.population`` prescriptors EACH (the population is per island,
+so an island's work and memory on its rank or GPU is what a one-population run of that size costs, and
+adding islands scales out instead of shrinking every island; the total is N x population).
+
+Where the islands run. The world (rank, size) is read from the launcher's environment: PMI_RANK/PMI_SIZE
+(MPICH's hydra), OMPI_COMM_WORLD_RANK/SIZE (Open MPI, as Azure ML's ``distribution: mpi`` starts it).
+mpi4py is imported only when that size is above 1, so a one-process run needs no MPI installed. Rank r
+evolves the islands i with i % size == r: ``mpiexec -n N`` gives one island per rank, and one process
+(world size 1) runs all N in turn. That also makes the result independent of the world size: the same
+seed and N give the same bytes with 1, 2 or N processes (the tests and the benchmark rely on it).
+
+Randomness. The surrogate and the context sample come from the same seed streams as a one-island run;
+island i draws from ``SeedSequence(seed).spawn(3)[2].spawn(N)[i]``. Rank 0 trains (or on resume loads)
+the predictor and broadcasts it, so every island evaluates against the very same weights, whatever each
+node's BLAS would have rounded, and a migrant's objective values stay valid on any island.
+
+Migration, every ``migrate_every`` generations (M = ``migrants``, 0 = islands never meet): each island's
+best M by (NSGA-II rank, crowding desc) are allgathered as host NumPy arrays (genomes and objective
+values; no CUDA-aware MPI needed) and island i replaces its worst M with the migrants of island
+(i - 1) mod N: a ring, the classic topology, which spreads good genomes in N - 1 steps while the
+islands keep apart long enough to stay diverse. Migrants keep their objective values (no
+re-evaluation: the surrogate is the same everywhere). The source keeps its copies, so the merged final
+population may hold a genome twice; ranking treats duplicates as ties.
+
+Every generation the islands' objective values are allgathered: rank 0 needs them for the merged
+history, and being a collective it also keeps any two ranks within one generation of each other,
+which is what makes the checkpoints below line up.
+
+Outputs. Rank 0 writes what a one-island run writes (pareto.csv and population.npz of the merged and
+re-ranked population, history.csv with the merged hypervolume plus ``hypervolume_island_<i>`` columns,
+model/, progress.jsonl, predictor files, config.toml). Checkpoints: island i writes its own file after
+every checkpointed generation, keeping the one before it: island 0 ``checkpoint.npz`` (it also holds the
+run's history, so it is the run's checkpoint too), island i ``checkpoint-island-<i>.npz``, each with a
+``.prev.npz``. Resume takes the newest generation that every island has (current or previous file);
+since ranks are never more than one checkpoint apart, such a generation always exists once all
+islands wrote their first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from leafctl import errors
+from leafctl.errors import LeafctlError, UsageError
+
+# (rank, size) and (local rank, local size) variables, MPICH/hydra first, then Open MPI.
+_WORLD_VARS = (("PMI_RANK", "PMI_SIZE"), ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"))
+_LOCAL_VARS = (("MPI_LOCALRANKID", "MPI_LOCALNRANKS"), ("OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE"))
+# Every file an island run may resume from (`run evolve --resume` must carry all of them).
+CHECKPOINT_GLOBS = ("checkpoint.npz", "checkpoint.prev.npz", "checkpoint-island-*.npz")
+MPI_HINT = "install the MPI extra: pip install 'leafctl[mpi]'"
+
+
+def _pair(env: Any, names: Sequence[tuple[str, str]]) -> tuple[int, int] | None:
+    for r, s in names:
+        try:
+            return int(env[r]), int(env[s])
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
+def launched_size(env: Any = None) -> int:
+    """How many processes the MPI launcher started (1 without a launcher)."""
+    got = _pair(os.environ if env is None else env, _WORLD_VARS)
+    return max(1, got[1]) if got else 1
+
+
+@dataclass
+class World:
+    """The processes of one run. ``comm`` is an mpi4py communicator, or None for a single process."""
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+    local_size: int = 1
+    comm: Any = None
+
+    def allgather(self, obj: Any) -> list[Any]:
+        if self.comm is None:
+            return [obj]
+        self._wait_for_all()
+        return self.comm.allgather(obj)
+
+    def gather(self, obj: Any) -> list[Any] | None:
+        if self.comm is None:
+            return [obj]
+        self._wait_for_all()
+        return self.comm.gather(obj, root=0)
+
+    def bcast(self, obj: Any) -> Any:
+        if self.comm is None:
+            return obj
+        self._wait_for_all()
+        return self.comm.bcast(obj, root=0)
+
+    def _wait_for_all(self) -> None:
+        """Wait for the slowest rank by polling a non-blocking barrier with short sleeps: MPI's own
+        blocking wait spins, and a rank spinning for seconds (while rank 0 trains the surrogate, or
+        on a machine with fewer free cores than ranks) takes a core from the ranks still working."""
+        req = self.comm.Ibarrier()
+        pause = 1e-5
+        while not req.Test():
+            time.sleep(pause)
+            pause = min(pause * 2, 1e-3)
+
+    def barrier(self) -> None:
+        if self.comm is not None:
+            self.comm.Barrier()
+
+    def abort(self, code: int) -> None:
+        """End every rank now (one failed alone: the others would wait for it forever)."""
+        if self.comm is not None:
+            self.comm.Abort(code)
+
+
+_WORLD: World | None = None
+
+
+def get_world() -> World:
+    """This process's world, created once (MPI is initialised at most once per process)."""
+    global _WORLD
+    if _WORLD is not None:
+        return _WORLD
+    got = _pair(os.environ, _WORLD_VARS)
+    if got is None or got[1] <= 1:
+        _WORLD = World()
+        return _WORLD
+    try:
+        from mpi4py import MPI  # noqa: PLC0415 - only a multi-process run needs MPI
+    except ImportError:
+        raise UsageError(f"this process is rank {got[0]} of {got[1]} but mpi4py is not installed", MPI_HINT) from None
+    comm = MPI.COMM_WORLD
+    if comm.Get_size() != got[1]:
+        # mpi4py linked against another MPI than the launcher's: each process is alone in its world.
+        raise UsageError(f"the launcher started {got[1]} processes but MPI sees {comm.Get_size()}",
+                         "launch with the mpiexec of the MPI that mpi4py uses (the leafctl[mpi] extra's)")
+    local = _pair(os.environ, _LOCAL_VARS) or (0, 1)
+    _WORLD = World(comm.Get_rank(), comm.Get_size(), local[0], max(1, local[1]), comm)
+    # Ranks on one machine share its cores: split the evaluation threads between them
+    # (an explicit LEAFCTL_ESP_THREADS wins).
+    os.environ.setdefault("LEAFCTL_ESP_THREADS", str(max(1, (os.cpu_count() or 1) // _WORLD.local_size)))
+    return _WORLD
+
+
+def everyone(e: LeafctlError) -> LeafctlError:
+    """Mark an error that every rank raises alike: only rank 0 reports it, and no rank needs aborting."""
+    e.everyone = True  # type: ignore[attr-defined]
+    return e
+
+
+def _agree(w: World, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` on every rank; if it raised a LeafctlError on any, raise the lowest rank's on all."""
+    value, mine = None, None
+    try:
+        value = fn()
+    except LeafctlError as e:
+        mine = e
+    report = None if mine is None else (type(mine).__name__, mine.what, mine.hint)
+    for got in w.allgather(report):
+        if got is not None:
+            if mine is not None:
+                raise everyone(mine)
+            cls = getattr(errors, got[0], errors.OperationFailed)
+            raise everyone(cls(got[1], got[2]))
+    return value
+
+
+def use_device(xp: Any, w: World) -> None:
+    """With several ranks on a machine, rank r computes on GPU local_rank % device_count."""
+    from leafctl.esp.xp import is_gpu  # noqa: PLC0415
+
+    if is_gpu(xp) and w.size > 1:
+        xp.cuda.Device(w.local_rank % xp.cuda.runtime.getDeviceCount()).use()
+
+
+# ------------------------------------------------------------------ checkpoints
+
+def checkpoint_paths(out: Path, island: int) -> tuple[Path, Path]:
+    """(current, previous) checkpoint files of one island."""
+    base = "checkpoint" if island == 0 else f"checkpoint-island-{island}"
+    return out / f"{base}.npz", out / f"{base}.prev.npz"
+
+
+def _write_checkpoint(out: Path, island: int, theta: np.ndarray, F: np.ndarray, meta: dict[str, Any]) -> None:
+    from leafctl.esp.engine import atomic_savez  # noqa: PLC0415
+
+    cur, prev = checkpoint_paths(out, island)
+    staged = out / f".{cur.name}.next"
+    atomic_savez(staged, theta=theta, F=F, meta=np.array(json.dumps(meta)))
+    # The current file becomes the previous one, then the staged one the current: killed in between,
+    # the island still has the previous generation, which every other island has too.
+    if cur.exists():
+        os.replace(cur, prev)
+    os.replace(staged, cur)
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any] | None:
+    import zipfile  # noqa: PLC0415
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {"theta": z["theta"], "F": z["F"], "meta": json.loads(str(z["meta"]))}
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        return None  # cut short or damaged: as if absent (the other file may still serve)
+
+
+# ------------------------------------------------------------------ the run
+
+@dataclass
+class _Island:
+    id: int
+    host: np.random.Generator
+    rng: Any  # DeviceRandom over host
+    theta: Any = None
+    F: Any = None
+
+
+def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[dict[str, Any]], None] | None = None,
+                   resume: bool = False, log: Callable[[str], None] | None = None,
+                   world: World | None = None) -> Any:
+    """``engine.evolve`` for ``config.islands`` islands; see the module docstring. Returns the merged
+    EvolveResult on every rank."""
+    from leafctl.esp import outputs  # noqa: PLC0415
+    from leafctl.esp.engine import (EvolveResult, _comparable, _normalised_hv, _summary,  # noqa: PLC0415
+                                    atomic_write_text, check_config, dump_config, file_sha256)
+    from leafctl.esp.evaluate import Problem  # noqa: PLC0415
+    from leafctl.esp.nsga2 import rank_and_crowding, sort_key, to_minimised  # noqa: PLC0415
+    from leafctl.esp.operators import leaf_step, leaf_vary, nsga2_step  # noqa: PLC0415
+    from leafctl.esp.predictor import Predictor, train  # noqa: PLC0415
+    from leafctl.esp.prescriptor import Layout  # noqa: PLC0415
+    from leafctl.esp.xp import DeviceRandom, get_xp, to_numpy  # noqa: PLC0415
+
+    w = world or get_world()
+    N, K, M = config.islands, config.migrate_every, config.migrants
+    out = Path(out_dir)
+    lead = w.rank == 0
+    say = (log or (lambda _m: None)) if lead else (lambda _m: None)
+    names = [n for n, _ in config.objectives]
+    senses = [s for _, s in config.objectives]
+    mine = [i for i in range(N) if i % w.size == w.rank]
+
+    def setup() -> tuple[Any, ...]:
+        config.validate()
+        if w.size > N:
+            raise UsageError(f"{w.size} processes were started for {N} island(s)",
+                             f"start at most {N} (mpiexec -n {N}) or set islands = {w.size}")
+        out.mkdir(parents=True, exist_ok=True)
+        xp = get_xp(config.device)
+        use_device(xp, w)
+        ds, costs = check_config(config)
+        data_hash = file_sha256(config.data)
+        return xp, ds, costs, data_hash, (_scan(data_hash) if resume else {i: {} for i in mine})
+
+    def _scan(data_hash: str) -> dict[int, dict[int, Path]]:
+        """The generations this rank's islands can resume from: {island: {generation: file}}."""
+        have: dict[int, dict[int, Path]] = {}
+        for i in mine:
+            have[i] = {}
+            for path in checkpoint_paths(out, i):
+                st = _read_checkpoint(path) if path.exists() else None
+                if st is None:
+                    continue
+                meta = st["meta"]
+                if _comparable(meta.get("config", {})) != _comparable(config.to_dict()):
+                    raise UsageError(f"{out} holds a run with a different config",
+                                     "resume with the same config (only generations and device may change) "
+                                     "or use a new output folder")
+                if meta.get("data_sha256") not in (None, data_hash):
+                    raise UsageError(f"{out} holds a run on different data than {Path(config.data).name}",
+                                     "resume with the same data file or use a new output folder")
+                have[i][int(meta["generation"])] = path
+        if 0 in have and not (out / "predictor.npz").exists():
+            have[0] = {}  # no surrogate to continue with: start over
+        return have
+
+    xp, ds, costs, data_hash, have = _agree(w, setup)
+    outcomes = config.resolved_outcomes()
+    layout = Layout(ds.Xc.shape[1], config.hidden, ds.actions)
+    s_pred, s_ctx, s_evo = np.random.SeedSequence(config.seed).spawn(3)
+    island_seeds = s_evo.spawn(N)
+
+    # The newest generation every island can return to (None: start from scratch).
+    gens_by_island: dict[int, set[int]] = {}
+    for part in w.allgather({i: sorted(g) for i, g in have.items()}):
+        gens_by_island.update({i: set(g) for i, g in part.items()})
+    common = set.intersection(*(gens_by_island.get(i, set()) for i in range(N)))
+    start = max(common) if common else None
+    if resume:
+        say(f"resuming {N} islands from generation {start}" if start is not None
+            else "nothing to resume: starting from scratch")
+
+    # The surrogate: trained (or reloaded) once, on rank 0, and broadcast.
+    def predictor_on_lead() -> tuple[Any, dict[str, Any]]:
+        if start is not None:
+            mpath = out / "predictor_metrics.json"
+            return Predictor.load(out / "predictor.npz"), (json.loads(mpath.read_text()) if mpath.exists() else {})
+        t0 = time.perf_counter()
+        X = np.concatenate([ds.Xc, ds.Xa], axis=1)
+        pred, met = train(X, ds.Y, outcomes, config.predictor, s_pred, config.predictor_hidden)
+        pred.save(out / ".predictor.tmp.npz")
+        os.replace(out / ".predictor.tmp.npz", out / "predictor.npz")
+        atomic_write_text(out / "predictor_metrics.json", json.dumps(met, indent=2) + "\n")
+        say(f"predictor {config.predictor} trained in {time.perf_counter() - t0:.2f}s: " +
+            ", ".join(f"{k} rmse={v['rmse']:.4g} r2={v['r2']:.3f}" for k, v in met["held_out"].items()))
+        return pred, met
+
+    predictor, metrics = w.bcast(predictor_on_lead() if lead else None)
+    if lead:
+        dump_config(config, out / "config.toml")
+
+    Xc = ds.Xc
+    if 0 < config.contexts_sample < ds.n:
+        idx = np.sort(np.random.default_rng(s_ctx).choice(ds.n, config.contexts_sample, replace=False))
+        Xc = Xc[idx]
+    problem = Problem(layout, predictor, Xc, outcomes, list(config.objectives), costs, xp)
+    isles = []
+    for i in mine:
+        host = np.random.default_rng(island_seeds[i])
+        isles.append(_Island(i, host, DeviceRandom(xp, host)))
+
+    minimise = lambda F_: to_minimised(F_, senses)  # noqa: E731
+    history: list[dict[str, Any]] = []
+    hv_ref: list[Any] = []
+
+    def all_F() -> list[np.ndarray]:
+        """Every island's objective values, in island order (a collective: see the module docstring)."""
+        got: dict[int, np.ndarray] = {}
+        for part in w.allgather([(isl.id, to_numpy(isl.F)) for isl in isles]):
+            got.update(part)
+        return [got[i] for i in range(N)]
+
+    def record(gen: int, Fs: list[np.ndarray], seconds: float, migration: float | None) -> dict[str, Any]:
+        ideal, nadir = np.asarray(hv_ref[0]), np.asarray(hv_ref[1])
+        F_all = np.concatenate(Fs)
+        best, mean = _summary(F_all, senses, names)
+        return {"generation": gen, "generations": config.generations, "best": best, "mean": mean,
+                "hypervolume": _normalised_hv(to_numpy(minimise(F_all)), ideal, nadir),
+                "seconds": round(seconds, 6),
+                "island_hypervolume": [_normalised_hv(to_numpy(minimise(F)), ideal, nadir) for F in Fs],
+                "migration_seconds": None if migration is None else round(migration, 6)}
+
+    def checkpoint(gen: int) -> None:
+        for isl in isles:
+            meta = {"generation": gen, "island": isl.id, "islands": N, "rng": isl.host.bit_generator.state,
+                    "config": config.to_dict(), "data_sha256": data_hash}
+            if isl.id == 0:  # island 0's file is the run's checkpoint: it carries the run's history
+                meta.update(history=history, hv_ref=hv_ref)
+            _write_checkpoint(out, isl.id, to_numpy(isl.theta), to_numpy(isl.F), meta)
+
+    def emit(rec: dict[str, Any]) -> None:
+        if not lead:
+            return
+        with open(out / "progress.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rec) + "\n")
+        say(f"generation {rec['generation']}/{rec['generations']} best {rec['best']} hv {rec['hypervolume']}")
+        if on_generation is not None:
+            on_generation(rec)
+
+    def drop_checkpoints(newer_than: int) -> None:
+        # Files past the generation we continue from would otherwise pair up with the new run's files
+        # at the next resume.
+        for i, gens in have.items():
+            for g, path in gens.items():
+                if g > newer_than:
+                    path.unlink(missing_ok=True)
+
+    if start is not None:
+        for isl in isles:
+            st = _read_checkpoint(have[isl.id][start])
+            isl.theta, isl.F = xp.asarray(st["theta"]), xp.asarray(st["F"])
+            isl.host.bit_generator.state = st["meta"]["rng"]
+            if isl.id == 0:
+                history, hv_ref = st["meta"]["history"], st["meta"]["hv_ref"]
+        drop_checkpoints(start)
+        gen = start
+        if lead:  # the log may lag the checkpoint or run past it: rewrite it from the history
+            atomic_write_text(out / "progress.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+    else:
+        for i in mine:  # a fresh start: no file of an earlier run in this folder may pair up with ours
+            for path in checkpoint_paths(out, i):
+                path.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        for isl in isles:
+            isl.theta = xp.asarray(layout.init(isl.host, config.population))
+            isl.F = problem.evaluate(isl.theta)
+        Fs = all_F()
+        # Hypervolume is normalised by generation 0's ideal and nadir over ALL islands, so the merged
+        # and per-island columns share one scale.
+        G0 = to_numpy(minimise(np.concatenate(Fs)))
+        fin = G0[np.all(np.isfinite(G0), axis=1)]
+        hv_ref = [fin.min(0).tolist(), fin.max(0).tolist()] if len(fin) else [[0.0] * len(names)] * 2
+        gen = 0
+        if lead:
+            history.append(record(0, Fs, time.perf_counter() - t0, None))
+            (out / "progress.jsonl").unlink(missing_ok=True)
+        checkpoint(0)
+        emit(history[-1] if lead else {})
+
+    vary = leaf_vary(config.mutation_prob, config.mutation_factor)
+    for g in range(gen + 1, config.generations + 1):
+        t0 = time.perf_counter()
+        for isl in isles:
+            rank, crowd = rank_and_crowding(minimise(isl.F))
+            step_rng = isl.rng.for_step()
+            if config.mode == "leaf":
+                isl.theta, isl.F = leaf_step(step_rng, isl.theta, isl.F, rank, crowd, problem.evaluate, vary,
+                                             config.elites, config.remove_pct)
+            else:
+                isl.theta, isl.F = nsga2_step(step_rng, isl.theta, isl.F, rank, crowd, problem.evaluate, vary,
+                                              minimise)
+        migration = None
+        if M > 0 and g % K == 0:
+            t1 = time.perf_counter()
+            _migrate(w, isles, N, M, xp, minimise, rank_and_crowding, sort_key, to_numpy)
+            migration = time.perf_counter() - t1
+        Fs = all_F()
+        if lead:
+            history.append(record(g, Fs, time.perf_counter() - t0, migration))
+        if g % config.checkpoint_every == 0 or g == config.generations:
+            checkpoint(g)
+        emit(history[-1] if lead else {})
+        gen = g
+
+    # Merge: every island's population on rank 0, re-ranked as one.
+    Fs = all_F()
+    F_all = np.concatenate(Fs)
+    rank, crowd = rank_and_crowding(minimise(F_all))
+    result = EvolveResult(out, gen, list(config.objectives), F_all, to_numpy(rank), to_numpy(crowd), metrics)
+    thetas = w.gather([(isl.id, to_numpy(isl.theta)) for isl in isles])
+    if lead:
+        by_id = {i: th for part in thetas for i, th in part}
+        theta_all = np.concatenate([by_id[i] for i in range(N)])
+        outputs.write_all(result, config, layout, theta_all, ds, predictor, costs, history)
+        say(f"wrote outputs of {N} islands to {out}")
+    return result
+
+
+def _migrate(w: World, isles: list[_Island], N: int, M: int, xp: Any, minimise: Callable[[Any], Any],
+             rank_and_crowding: Callable, sort_key: Callable, to_numpy: Callable) -> None:
+    """Island i's worst M become island (i - 1) mod N's best M (genomes with their objective values)."""
+    outgoing, worst = [], {}
+    for isl in isles:
+        rank, crowd = rank_and_crowding(minimise(isl.F))
+        order = sort_key(rank, crowd)
+        best = order[:M]
+        outgoing.append((isl.id, to_numpy(isl.theta[best]), to_numpy(isl.F[best])))
+        worst[isl.id] = order[order.shape[0] - M:]
+    arrived: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for part in w.allgather(outgoing):
+        arrived.update({i: (th, F) for i, th, F in part})
+    for isl in isles:
+        th, F = arrived[(isl.id - 1) % N]
+        isl.theta, isl.F = isl.theta.copy(), isl.F.copy()
+        isl.theta[worst[isl.id]] = xp.asarray(th, dtype=isl.theta.dtype)
+        isl.F[worst[isl.id]] = xp.asarray(F, dtype=isl.F.dtype)
