@@ -176,6 +176,12 @@ def create(
         from leafctl.specs.assets import no_local_effect
 
         note_local(f"data asset {spec['name']}", no_local_effect(spec["extra"]))
+    if backend().name == "local":
+        from leafctl.backends.local.data import CLOUD_URL
+
+        if CLOUD_URL.match(str(spec["path"])):
+            info(f"note: data asset {spec['name']}: {spec['path']} is recorded as written; local runs cannot read a "
+                 "cloud URL (a job using this asset runs on the azure backend)")
     emit(backend().create_data_asset(**spec))
 
 

@@ -80,6 +80,28 @@ def _abs_env(env: dict[str, Any], base: Path | None) -> dict[str, Any]:
     return env
 
 
+def _file_env(ref: str, base: Path | None, where: str) -> dict[str, Any]:
+    """``environment: file:./env.yml`` (azureml-examples gpu_perf_job.yml) -> the environment spec it names,
+    as an inline mapping: read relative to the job YAML (the working directory for flags), validated as an
+    az ml environment, its conda file and build context made absolute relative to its own folder."""
+    from leafctl.specs import assets
+
+    rel = ref[len("file:"):]
+    path = Path(rel).expanduser()
+    if not path.is_absolute():
+        path = (base or Path.cwd()) / path
+    if not path.is_file():
+        raise UsageError(f"{where}: environment {ref!r}: {path} not found",
+                         "give environment: file:<an environment YAML next to the job spec>, azureml:NAME@latest or an inline mapping")
+    env = read_doc(path)
+    fields.refuse("environment", env, f"{where}: environment {ref}")
+    load_with_doc("environment", path, doc=copy.deepcopy(env))  # validated as az ml validates an environment spec
+    env.pop("$schema", None)
+    if "version" in env:
+        env["version"] = str(env["version"])
+    return _abs_env(env, path.resolve().parent)
+
+
 def env_label(env: Any) -> str:
     """How a note names an environment: a reference as written, an inline one by its image or build context."""
     if isinstance(env, dict):
@@ -104,6 +126,11 @@ def job_from_file(file: str | Path | None, sets: Sequence[str] | None = None,
                 raw["type"] = o[k]
     for o in params:
         fields.refuse("job", {k.split(".")[0]: v for k, v in o.items()}, where)
+    if isinstance(raw.get("environment"), str) and raw["environment"].startswith("file:"):
+        raw["environment"] = _file_env(raw["environment"], _base(file), where)
+    for o in params:  # --set environment=file:env.yml: relative to the working directory, as flags are
+        if isinstance(o.get("environment"), str) and o["environment"].startswith("file:"):
+            o["environment"] = _file_env(o["environment"], None, where)
     kind = str(raw.get("type") or "command")
     if kind != "command":
         raise UsageError(f"{where}: type {kind!r} is not supported", "leafctl runs command jobs (type: command)")

@@ -117,3 +117,36 @@ def test_flags_for_scripts(az, fake, tmp_path):
                   "--process-count-per-instance", "4", "--timeout", "2h", "--compute", "gpu-cluster")
     assert p["distribution"] == {"distributionType": "Mpi", "processCountPerInstance": 4}
     assert p["resources"]["instanceCount"] == 2 and p["limits"]["timeout"] == "PT2H"
+
+
+def test_inline_environment_every_field_is_sent(az, fake, tmp_path):
+    # inference_config, os_type, tags, description of an inline environment reach Azure as --dry-run prints them.
+    import yaml
+
+    route = {"port": 5001, "path": "/"}
+    env = {"image": "python:3.11-slim", "os_type": "linux", "tags": {"team": "leaf"}, "description": "inline env",
+           "inference_config": {"liveness_route": route, "readiness_route": route, "scoring_route": {"port": 5001, "path": "/score"}}}
+    spec = tmp_path / "job.yml"
+    spec.write_text(yaml.safe_dump({"command": "echo hi", "environment": env}), encoding="utf-8")
+    dry = az("run", "submit", "-f", str(spec), "--dry-run", "-o", "json")
+    assert dry.code == 0 and dry.json()["environment"]["inference_config"] == env["inference_config"], dry
+    sent = resource(fake, submitted(az, fake, "-f", str(spec))["environmentId"])
+    assert sent["image"] == "python:3.11-slim" and sent["osType"].lower() == "linux"
+    assert sent["inferenceConfig"]["scoringRoute"] == {"port": 5001, "path": "/score"}, sent
+    assert sent["inferenceConfig"]["livenessRoute"] == route
+    assert sent["description"] == "inline env" and sent["tags"] == {"team": "leaf"}
+
+
+def test_environment_file_reference_is_sent_as_that_environment(az, fake, tmp_path):
+    # azureml-examples cli/jobs/single-step/gpu_perf/gpu_perf_job.yml: `environment: file:./environments/azureml/env.yml`
+    (tmp_path / "environments" / "azureml").mkdir(parents=True)
+    (tmp_path / "environments" / "azureml" / "env.yml").write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/environment.schema.json\n"
+        "name: nccl-tests\nversion: 3\nimage: mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.1-cudnn8-ubuntu18.04\n",
+        encoding="utf-8")
+    spec = tmp_path / "gpu_perf_job.yml"
+    spec.write_text("command: echo hi\nenvironment: file:./environments/azureml/env.yml\n", encoding="utf-8")
+    p = submitted(az, fake, "-f", str(spec))
+    assert "file:" not in p["environmentId"] and "nccl-tests" in p["environmentId"], p["environmentId"]
+    sent = resource(fake, p["environmentId"])
+    assert sent["image"] == "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.1-cudnn8-ubuntu18.04", sent

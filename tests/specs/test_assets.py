@@ -251,3 +251,27 @@ def test_workspace_refused_fields_are_named(cli, corpus, tmp_path):
     spec.write_text((corpus / "workspace" / "basic.yml").read_text()
                     + "workspace_hub: /subscriptions/x/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/hub\n")
     assert_error(cli("workspace", "create", "-f", str(spec)), 2, "workspace_hub")
+
+
+def test_data_spec_with_a_cloud_url_is_recorded_as_written(cli, corpus, tmp_path):
+    # azureml-examples cli/assets/data/cloud-file-https.yml, and the wasbs:// / abfss:// forms: --dry-run and the
+    # real create agree; nothing is copied; a local run using the asset is refused clearly.
+    url = "https://azuremlexamples.blob.core.windows.net/datasets/iris.csv"
+    spec = corpus / "data" / "iris-url.yml"
+    assert _dry(cli, "data", "create", "-f", str(spec))["path"] == url
+    r = cli("data", "create", "-f", str(spec), "-o", "json")
+    assert r.code == 0, r
+    assert r.json()["path"] == url and r.json()["version"] == "1"
+    notes = [ln for ln in r.stderr.splitlines() if "cloud URL" in ln]
+    assert len(notes) == 1 and url in notes[0], r.stderr
+    assert cli("data", "show", "iris-url-example", "-o", "json").json()["path"] == url
+    for n, u in enumerate(["wasbs://datasets@azuremlexamples.blob.core.windows.net/iris.csv",
+                           "abfss://data@acct.dfs.core.windows.net/folder/"]):
+        f = tmp_path / f"cloud{n}.yml"
+        f.write_text(yaml.safe_dump({"name": f"cloud{n}", "type": "uri_folder", "path": u}), encoding="utf-8")
+        assert _dry(cli, "data", "create", "-f", str(f))["path"] == u
+        r = cli("data", "create", "-f", str(f), "-o", "json")
+        assert r.code == 0 and r.json()["path"] == u, r
+    r = cli("run", "submit", "--command", "cat ${{inputs.d}}", "--input", "d=azureml:iris-url-example:1",
+            "--compute", "local", "--wait")
+    assert_error(r, 2, "d", url, "not a path this backend can read")

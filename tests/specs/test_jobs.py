@@ -287,3 +287,24 @@ def test_job_name_is_the_run_id(cli, corpus):
     run, logs, _ = run_local(cli, "-f", str(spec))
     assert run["id"] == "my-named-job" and logs.strip() == "hi"
     assert_error(cli("run", "submit", "-f", str(spec), "--compute", "local"), 5, "my-named-job")
+
+
+def test_environment_file_reference_is_carried_as_that_environment(cli, tmp_path):
+    # azureml-examples cli/jobs/single-step/gpu_perf/gpu_perf_job.yml: `environment: file:./environments/azureml/env.yml`
+    image = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.1-cudnn8-ubuntu18.04"
+    folder = tmp_path / "environments" / "azureml"
+    folder.mkdir(parents=True)
+    write(folder / "conda.yml", "dependencies:\n  - python=3.10\n")
+    write(folder / "env.yml", "$schema: https://azuremlschemas.azureedge.net/latest/environment.schema.json\n"
+                              f"name: nccl-tests\nversion: 3\nimage: {image}\nconda_file: conda.yml\n")
+    spec = write(tmp_path / "gpu_perf_job.yml", "command: echo ran\nenvironment: file:./environments/azureml/env.yml\n")
+    doc = dry(cli, "-f", str(spec))
+    assert doc["environment"] == {"name": "nccl-tests", "version": "3", "image": image,
+                                  "conda_file": str((folder / "conda.yml").resolve())}
+    run, logs, err = run_local(cli, "-f", str(spec))
+    assert run["status"] == "Completed" and logs.strip() == "ran"
+    notes = [ln for ln in err.splitlines() if "local runs use the current Python" in ln]
+    assert len(notes) == 1 and image in notes[0] and "file:" not in notes[0], err
+    missing = write(tmp_path / "missing.yml", "command: echo ran\nenvironment: file:./nowhere/env.yml\n")
+    assert_error(cli("run", "submit", "-f", str(missing), "--dry-run"), 2, "environment", "nowhere")
+    assert_error(cli("run", "submit", "-f", str(missing), "--compute", "local"), 2, "environment", "nowhere")

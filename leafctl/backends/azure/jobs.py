@@ -227,11 +227,15 @@ class JobOps:
         return inp
 
     def _inline_environment(self, env: dict[str, Any]) -> Any:
-        """An inline ``environment:`` mapping -> azure-ai-ml's Environment (a BuildContext for ``build:``,
-        its local folder uploaded by leafctl to the default datastore first)."""
-        from azure.ai.ml.entities import BuildContext, Environment
+        """An inline ``environment:`` mapping -> azure-ai-ml's Environment, read by its own job loader (its
+        AnonymousEnvironmentSchema), so every field the mapping may hold (inference_config, os_type,
+        auto_delete_setting ...) is sent as --dry-run prints it; a BuildContext for ``build:``, its local folder
+        uploaded by leafctl to the default datastore first."""
+        from azure.ai.ml.entities import BuildContext
 
-        env = dict(env)
+        from leafctl.specs.load import load_with_doc
+
+        env = {k: v for k, v in env.items() if k != "$schema"}
         build = env.pop("build", None)
         context = None
         if isinstance(build, dict):
@@ -244,9 +248,13 @@ class JobOps:
                 self._upload_tree(folder, rel, ds)
                 path = self._store_url(ds, rel) + "/"  # the storage URL, as azure-ai-ml records a build context
             context = BuildContext(path=path, dockerfile_path=build.get("dockerfile_path") or "Dockerfile")
-        known = {k: env.pop(k) for k in ("image", "conda_file", "description", "tags", "name", "version", "os_type",
-                                         "datastore", "properties") if k in env}
-        return Environment(build=context, **known)
+        name, version = env.get("name"), env.get("version")
+        entity = load_with_doc("job", None, overrides=[{"command": "true"}, {"environment": env}])[0].environment
+        if context is not None:  # set after loading: the schema reads build.path as a local folder only
+            entity.build = context
+        if name:  # a named inline environment (e.g. from `environment: file:env.yml`) is registered as name:version
+            entity.name, entity.version, entity._is_anonymous = str(name), None if version is None else str(version), False
+        return entity
 
     def _extras(self, doc: dict[str, Any]) -> Any:
         """resources, distribution, limits, services, identity, queue_settings as azure-ai-ml entities (read

@@ -8,6 +8,7 @@ works on both backends) but moving bytes through them needs the azure backend.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from leafctl.errors import Conflict, NotFound, UsageError
 
 DATASTORE_TYPES = ("local", "azure_blob", "azure_data_lake_gen2")
 ASSET_TYPES = ("uri_file", "uri_folder", "mltable")
+# Data that lives in the cloud, outside any datastore: a data asset may point at it (az ml keeps the URL as written).
+CLOUD_URL = re.compile(r"^(https?|wasbs?|abfss?|adl)://", re.I)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datastores (
@@ -258,6 +261,10 @@ class DataOps:
     def _asset_target(self, path: str, want: str | None, datastore: str | None = None) -> tuple[str, str | None]:
         """Where an asset points: (azureml:// URI, detected type or None if unknowable). Local paths are snapshotted into
         the default datastore (as Azure uploads them), so a version never changes under its users."""
+        if CLOUD_URL.match(path):
+            # A cloud URL (https://, wasbs://, abfss://), as az ml records it: kept as written, nothing copied. A
+            # local run cannot read it; a job input naming the asset is refused when it is submitted.
+            return path, None
         parsed = parse_uri(path)
         if parsed is None and not Path(path).expanduser().exists():
             # Not a local path: a path in the spec's datastore, else the profile's.
