@@ -258,7 +258,17 @@ class EndpointOps:
         src = fix_uri(input)
         kind, path = self._scoring_input(name, src)
         extra = {"deployment_name": deployment} if deployment else {}
-        job = self.client.batch_endpoints.invoke(endpoint_name=name, input=Input(type=kind, path=path), **extra)
+        # azure-ai-ml 1.35 writes the deployment (and the bearer token) into its class-level DEFAULT_HEADER
+        # dict, so in one process a later invoke without --deployment went to the earlier one's deployment
+        # (a notebook calling invoke twice). Restore the dict after every call.
+        from azure.ai.ml.constants._endpoint import EndpointInvokeFields
+
+        saved = dict(EndpointInvokeFields.DEFAULT_HEADER)
+        try:
+            job = self.client.batch_endpoints.invoke(endpoint_name=name, input=Input(type=kind, path=path), **extra)
+        finally:
+            EndpointInvokeFields.DEFAULT_HEADER.clear()
+            EndpointInvokeFields.DEFAULT_HEADER.update(saved)
         run = Run(id=job.name, status=_status(job), experiment=name, display_name=f"{name} batch scoring",
                   kind="batch", inputs={"input": path}, created_at=_created(job),
                   tags={"endpoint": name, **({"deployment": deployment} if deployment else {})})
