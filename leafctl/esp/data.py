@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from leafctl.esp.config import MAX_MAGNITUDE  # one limit for data columns and action_cost weights
 from leafctl.errors import UsageError
 
 # A column where at least this share of values are numbers is treated as numeric, so a stray word
@@ -279,7 +280,6 @@ def numeric_column(table: Table, name: str) -> np.ndarray:
 # standardising squares values in float64 (overflow past ~1e154), and the evolution evaluates in
 # float32 (max 3.4e38), summing over rows and multiplying by weights, so it needs headroom. Real
 # tables sit many orders of magnitude below this; beyond it a run "completes" with NaN objectives.
-MAX_MAGNITUDE = 1e30
 
 
 def check_magnitude(name: str, arr: np.ndarray) -> None:

@@ -14,11 +14,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from leafctl.esp.config import ACTION_COST  # re-exported: the reserved objective
 from leafctl.esp import prescriptor as presc
 from leafctl.esp.predictor import Predictor
 from leafctl.esp.xp import is_gpu
 
-ACTION_COST = "action_cost"
 # Elements of the largest (chunk, N, width) intermediate. On CPU ~4 MB of float32 keeps each
 # memory-bound pass (tanh, ReLU, mean) in cache: measured 3x faster than 64 MB chunks at P=N=1000.
 # On GPU, large chunks amortise kernel launches.

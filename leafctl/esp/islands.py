@@ -191,7 +191,7 @@ def checkpoint_paths(out: Path, island: int) -> tuple[Path, Path]:
 
 
 def _write_checkpoint(out: Path, island: int, theta: np.ndarray, F: np.ndarray, meta: dict[str, Any]) -> None:
-    from leafctl.esp.engine import atomic_savez  # noqa: PLC0415
+    from leafctl.esp.files import atomic_savez  # noqa: PLC0415
 
     cur, prev = checkpoint_paths(out, island)
     staged = out / f".{cur.name}.next"
@@ -229,14 +229,13 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
                    world: World | None = None) -> Any:
     """``engine.evolve`` for ``config.islands`` islands; see the module docstring. Returns the merged
     EvolveResult on every rank."""
-    from leafctl.esp import outputs  # noqa: PLC0415
-    from leafctl.esp.engine import (EvolveResult, _comparable, _normalised_hv, _summary,  # noqa: PLC0415
-                                    atomic_write_text, check_config, dump_config, file_sha256)
+    from leafctl.esp import checkpoint as ckpt  # noqa: PLC0415
+    from leafctl.esp import monitors, outputs, surrogate  # noqa: PLC0415
+    from leafctl.esp.engine import EvolveResult, check_config, dump_config, file_sha256, initial_population  # noqa: PLC0415
     from leafctl.esp.evaluate import Problem  # noqa: PLC0415
     from leafctl.esp.nsga2 import rank_and_crowding, sort_key, to_minimised  # noqa: PLC0415
-    from leafctl.esp.operators import leaf_step, leaf_vary, nsga2_step  # noqa: PLC0415
-    from leafctl.esp.predictor import Predictor, train  # noqa: PLC0415
     from leafctl.esp.prescriptor import Layout  # noqa: PLC0415
+    from leafctl.esp.steps import make_step  # noqa: PLC0415
     from leafctl.esp.xp import DeviceRandom, get_xp, to_numpy  # noqa: PLC0415
 
     w = world or get_world()
@@ -270,15 +269,9 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
                 if st is None:
                     continue
                 meta = st["meta"]
-                if _comparable(meta.get("config", {})) != _comparable(config.to_dict()):
-                    raise UsageError(f"{out} holds a run with a different config",
-                                     "resume with the same config (only generations and device may change) "
-                                     "or use a new output folder")
-                if meta.get("data_sha256") not in (None, data_hash):
-                    raise UsageError(f"{out} holds a run on different data than {Path(config.data).name}",
-                                     "resume with the same data file or use a new output folder")
+                ckpt.check_same_run(meta, config.to_dict(), data_hash, out, Path(config.data).name)
                 have[i][int(meta["generation"])] = path
-        if 0 in have and not (out / "predictor.npz").exists():
+        if 0 in have and not (out / surrogate.FILE).exists():
             have[0] = {}  # no surrogate to continue with: start over
         return have
 
@@ -299,29 +292,13 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
             else "nothing to resume: starting from scratch")
 
     # The surrogate: trained (or reloaded) once, on rank 0, and broadcast.
-    def predictor_on_lead() -> tuple[Any, dict[str, Any]]:
-        if start is not None:
-            mpath = out / "predictor_metrics.json"
-            return Predictor.load(out / "predictor.npz"), (json.loads(mpath.read_text()) if mpath.exists() else {})
-        t0 = time.perf_counter()
-        X = np.concatenate([ds.Xc, ds.Xa], axis=1)
-        pred, met = train(X, ds.Y, outcomes, config.predictor, s_pred, config.predictor_hidden)
-        pred.save(out / ".predictor.tmp.npz")
-        os.replace(out / ".predictor.tmp.npz", out / "predictor.npz")
-        atomic_write_text(out / "predictor_metrics.json", json.dumps(met, indent=2) + "\n")
-        say(f"predictor {config.predictor} trained in {time.perf_counter() - t0:.2f}s: " +
-            ", ".join(f"{k} rmse={v['rmse']:.4g} r2={v['r2']:.3f}" for k, v in met["held_out"].items()))
-        return pred, met
-
-    predictor, metrics = w.bcast(predictor_on_lead() if lead else None)
+    lead_fit = (lambda: surrogate.fit_or_load(config, ds, out, s_pred, reuse=start is not None, say=say))
+    predictor, metrics = w.bcast(lead_fit() if lead else None)
     if lead:
         dump_config(config, out / "config.toml")
 
-    Xc = ds.Xc
-    if 0 < config.contexts_sample < ds.n:
-        idx = np.sort(np.random.default_rng(s_ctx).choice(ds.n, config.contexts_sample, replace=False))
-        Xc = Xc[idx]
-    problem = Problem(layout, predictor, Xc, outcomes, list(config.objectives), costs, xp)
+    problem = Problem(layout, predictor, surrogate.contexts(ds, config, s_ctx), outcomes, list(config.objectives),
+                      costs, xp)
     isles = []
     for i in mine:
         host = np.random.default_rng(island_seeds[i])
@@ -341,11 +318,11 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
     def record(gen: int, Fs: list[np.ndarray], seconds: float, migration: float | None) -> dict[str, Any]:
         ideal, nadir = np.asarray(hv_ref[0]), np.asarray(hv_ref[1])
         F_all = np.concatenate(Fs)
-        best, mean = _summary(F_all, senses, names)
+        best, mean = monitors.summary(F_all, senses, names)
         return {"generation": gen, "generations": config.generations, "best": best, "mean": mean,
-                "hypervolume": _normalised_hv(to_numpy(minimise(F_all)), ideal, nadir),
+                "hypervolume": monitors.normalised_hv(to_numpy(minimise(F_all)), ideal, nadir),
                 "seconds": round(seconds, 6),
-                "island_hypervolume": [_normalised_hv(to_numpy(minimise(F)), ideal, nadir) for F in Fs],
+                "island_hypervolume": [monitors.normalised_hv(to_numpy(minimise(F)), ideal, nadir) for F in Fs],
                 "migration_seconds": None if migration is None else round(migration, 6)}
 
     def checkpoint(gen: int) -> None:
@@ -356,14 +333,11 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
                 meta.update(history=history, hv_ref=hv_ref)
             _write_checkpoint(out, isl.id, to_numpy(isl.theta), to_numpy(isl.F), meta)
 
+    progress = monitors.Progress(out, say, on_generation)
+
     def emit(rec: dict[str, Any]) -> None:
-        if not lead:
-            return
-        with open(out / "progress.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(rec) + "\n")
-        say(f"generation {rec['generation']}/{rec['generations']} best {rec['best']} hv {rec['hypervolume']}")
-        if on_generation is not None:
-            on_generation(rec)
+        if lead:
+            progress.emit(rec)
 
     def drop_checkpoints(newer_than: int) -> None:
         # Files past the generation we continue from would otherwise pair up with the new run's files
@@ -383,40 +357,31 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
         drop_checkpoints(start)
         gen = start
         if lead:  # the log may lag the checkpoint or run past it: rewrite it from the history
-            atomic_write_text(out / "progress.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+            progress.restart(history)
     else:
         for i in mine:  # a fresh start: no file of an earlier run in this folder may pair up with ours
             for path in checkpoint_paths(out, i):
                 path.unlink(missing_ok=True)
         t0 = time.perf_counter()
         for isl in isles:
-            isl.theta = xp.asarray(layout.init(isl.host, config.population))
+            isl.theta = initial_population(config, layout, isl.host, xp)
             isl.F = problem.evaluate(isl.theta)
         Fs = all_F()
         # Hypervolume is normalised by generation 0's ideal and nadir over ALL islands, so the merged
         # and per-island columns share one scale.
-        G0 = to_numpy(minimise(np.concatenate(Fs)))
-        fin = G0[np.all(np.isfinite(G0), axis=1)]
-        hv_ref = [fin.min(0).tolist(), fin.max(0).tolist()] if len(fin) else [[0.0] * len(names)] * 2
+        hv_ref = monitors.hv_reference(to_numpy(minimise(np.concatenate(Fs))))
         gen = 0
         if lead:
             history.append(record(0, Fs, time.perf_counter() - t0, None))
-            (out / "progress.jsonl").unlink(missing_ok=True)
+            progress.clear()
         checkpoint(0)
         emit(history[-1] if lead else {})
 
-    vary = leaf_vary(config.mutation_prob, config.mutation_factor)
+    step = make_step(config, problem.evaluate, senses)
     for g in range(gen + 1, config.generations + 1):
         t0 = time.perf_counter()
         for isl in isles:
-            rank, crowd = rank_and_crowding(minimise(isl.F))
-            step_rng = isl.rng.for_step()
-            if config.mode == "leaf":
-                isl.theta, isl.F = leaf_step(step_rng, isl.theta, isl.F, rank, crowd, problem.evaluate, vary,
-                                             config.elites, config.remove_pct)
-            else:
-                isl.theta, isl.F = nsga2_step(step_rng, isl.theta, isl.F, rank, crowd, problem.evaluate, vary,
-                                              minimise)
+            isl.theta, isl.F = step(isl.rng.for_step(), isl.theta, isl.F)
         migration = None
         if M > 0 and g % K == 0:
             t1 = time.perf_counter()

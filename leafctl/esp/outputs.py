@@ -19,14 +19,18 @@ import platform
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 from xml.sax.saxutils import escape
 
 import numpy as np
 
 from leafctl.esp import pyfunc_model
-from leafctl.esp.engine import EvolveConfig, EvolveResult, atomic_savez, atomic_write_text
+from leafctl.esp.config import EvolveConfig
+from leafctl.esp.files import atomic_savez, atomic_write_text
 from leafctl.esp.nsga2 import sort_key
+
+if TYPE_CHECKING:  # engine imports outputs at run time: no cycle
+    from leafctl.esp.engine import EvolveResult
 
 LOADER_MODULE = "leaf_esp_model"
 

@@ -1,0 +1,52 @@
+"""The run's checkpoint: what a killed run needs to continue exactly where it stopped.
+
+``checkpoint.npz`` holds the population (theta), its objectives (F) and a JSON ``meta``: generation,
+the host RNG's bit-generator state, the history so far, the hypervolume reference, the config and the
+data's sha256. It is replaced atomically after a generation, so a kill leaves the last good one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from leafctl.errors import UsageError
+from leafctl.esp.files import atomic_savez
+
+FILE = "checkpoint.npz"
+# What a resumed run may change; everything else in the config must match the checkpoint's.
+# The data is compared by content (data_sha256), not path: a job's input mount moves between runs.
+MAY_CHANGE = ("generations", "device", "checkpoint_every", "data")
+# Keys added after checkpoints were first written, with the value older runs had.
+_BEFORE = {"islands": 1, "migrate_every": 10, "migrants": 2}
+
+
+def comparable(config: dict[str, Any]) -> dict[str, Any]:
+    d = {**_BEFORE, **config}
+    return {k: v for k, v in d.items() if k not in MAY_CHANGE}
+
+
+def check_same_run(meta: dict[str, Any], config: dict[str, Any], data_hash: str, out: Path, data_name: str) -> None:
+    """UsageError unless ``meta`` (a checkpoint's) belongs to a run of this config on this data."""
+    if comparable(meta.get("config", {})) != comparable(config):
+        raise UsageError(f"{out} holds a run with a different config",
+                         "resume with the same config (only generations and device may change) "
+                         "or use a new output folder")
+    if meta.get("data_sha256") not in (None, data_hash):
+        raise UsageError(f"{out} holds a run on different data than {data_name}",
+                         "resume with the same data file or use a new output folder")
+
+
+def save(path: Path, theta: Any, F: Any, meta: dict[str, Any]) -> None:
+    import numpy as np  # noqa: PLC0415
+
+    atomic_savez(path, theta=theta, F=F, meta=np.array(json.dumps(meta)))
+
+
+def load(path: Path) -> dict[str, Any]:
+    """{"theta", "F", "meta"} of a checkpoint file (no pickles)."""
+    import numpy as np  # noqa: PLC0415
+
+    with np.load(path, allow_pickle=False) as z:
+        return {"theta": z["theta"], "F": z["F"], "meta": json.loads(str(z["meta"]))}

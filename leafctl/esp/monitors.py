@@ -1,0 +1,73 @@
+"""What a run reports per generation: the record (best, mean, hypervolume, seconds), the line in the
+job's log, the line in ``progress.jsonl`` and the caller's callback — kept out of the loop itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+
+def summary(F: np.ndarray, senses: Sequence[str], names: Sequence[str]) -> tuple[dict, dict]:
+    """Best and mean of each objective over the finite values of F (natural units)."""
+    best, mean = {}, {}
+    for j, (n, s) in enumerate(zip(names, senses)):
+        col = F[:, j]
+        col = col[np.isfinite(col)]
+        best[n] = (float(col.max()) if s == "max" else float(col.min())) if col.size else None
+        mean[n] = float(col.mean()) if col.size else None
+    return best, mean
+
+
+def normalised_hv(G: np.ndarray, ideal: np.ndarray, nadir: np.ndarray) -> float | None:
+    """Hypervolume of the first front in objective space normalised by ``ideal`` and ``nadir``,
+    reference point 1.1 in every objective. None for 3+ objectives with a large front (exact HV cost)."""
+    from leafctl.esp.nsga2 import hypervolume, nondominated_rank  # noqa: PLC0415
+
+    front = G[nondominated_rank(G) == 1]
+    if G.shape[1] > 2 and len(front) > 200:
+        return None
+    span = np.where(nadir > ideal, nadir - ideal, 1.0)
+    return hypervolume((front - ideal) / span, [1.1] * G.shape[1])
+
+
+def hv_reference(G0: np.ndarray) -> list[list[float]]:
+    """[ideal, nadir] of the finite rows of minimised objectives G0: the scale hypervolume is measured on."""
+    fin = G0[np.all(np.isfinite(G0), axis=1)]
+    return [fin.min(0).tolist(), fin.max(0).tolist()] if len(fin) else [[0.0] * G0.shape[1]] * 2
+
+
+def progress_line(rec: dict[str, Any]) -> str:
+    """``generation 3/20  revenue 418.4  margin 154.2  hv 0.4200``: what `run logs` shows and
+    ``leafctl.evolve.parse_progress`` reads back."""
+    num = lambda v, f: format(v, f) if isinstance(v, (int, float)) else str(v)  # noqa: E731
+    best = "  ".join(f"{k} {num(v, '.4g')}" for k, v in rec["best"].items())
+    return f"generation {rec['generation']}/{rec['generations']}  {best}  hv {num(rec['hypervolume'], '.4f')}"
+
+
+class Progress:
+    """Appends each generation's record to ``progress.jsonl``, logs its line and calls ``on_generation``."""
+
+    def __init__(self, out: Path, say: Callable[[str], None],
+                 on_generation: Callable[[dict[str, Any]], None] | None = None):
+        self.path = Path(out) / "progress.jsonl"
+        self.say = say
+        self.on_generation = on_generation
+
+    def restart(self, history: list[dict[str, Any]]) -> None:
+        """The log from a checkpoint's history (the file may lag the checkpoint or run past it)."""
+        from leafctl.esp.files import atomic_write_text  # noqa: PLC0415
+
+        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in history))
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def emit(self, rec: dict[str, Any]) -> None:
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rec) + "\n")
+        self.say(progress_line(rec))
+        if self.on_generation is not None:
+            self.on_generation(rec)
