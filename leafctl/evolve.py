@@ -162,7 +162,7 @@ class Plan:
 def config(file: str | Path | None = None, sample: str | None = None, flags: dict[str, Any] | None = None) -> Any:
     """An EvolveConfig from a TOML file or a bundled sample, then flags (None values ignored);
     validated, the data path absolute. UsageError (exit 2) for anything wrong."""
-    from leafctl.esp.engine import config_from_dict, load_config
+    from leafctl.esp.config import config_from_dict, load_config
 
     if sample:
         from leafctl.esp.samples import sample_config, sample_names
@@ -190,7 +190,7 @@ def config(file: str | Path | None = None, sample: str | None = None, flags: dic
 
 
 def _as_config(cfg: Any) -> Any:
-    from leafctl.esp.engine import EvolveConfig, config_from_dict, load_config
+    from leafctl.esp.config import EvolveConfig, config_from_dict, load_config
 
     if isinstance(cfg, EvolveConfig):
         return cfg
@@ -277,7 +277,7 @@ def _data_dest(data: str) -> str:
 def _prior(backend: Any, run_id: str, tmp: Path) -> tuple[Path, Any, Any]:
     """(result folder, config, run) of the evolve run ``run_id``, fetched through the backend."""
     from leafctl.errors import NotFound
-    from leafctl.esp.engine import load_config
+    from leafctl.esp.config import load_config
 
     prior = backend.get_run(run_id)
     if prior.kind != "evolve":
@@ -317,7 +317,7 @@ def plan(cfg: Any, backend: Any, *, settings: Any = None, islands: int | None = 
             changed = {k for k, v in (resume_flags or {}).items() if v is not None} - {"generations", "device"}
             if changed:
                 raise UsageError(f"--resume cannot change {', '.join(sorted(changed))}", "only --generations and --device may change")
-            from leafctl.esp.engine import config_from_dict
+            from leafctl.esp.config import config_from_dict
 
             cfg = config_from_dict({k: v for k, v in (resume_flags or {}).items() if v is not None}, prior_cfg)
             if not (_is_local(cfg.data) and Path(cfg.data).is_file()) and prior.inputs.get("data"):
@@ -339,7 +339,7 @@ def plan(cfg: Any, backend: Any, *, settings: Any = None, islands: int | None = 
         if hasattr(cfg, "islands"):
             # The engine knows islands: its own validation sees them before anything is submitted
             # (migrants below the island population, ...), and the run's config.toml records them.
-            from leafctl.esp.engine import config_from_dict
+            from leafctl.esp.config import config_from_dict
 
             cfg = config_from_dict({"islands": islands, "migrate_every": k, "migrants": m}, cfg).validate()
         if _is_local(cfg.data):
@@ -507,7 +507,7 @@ def result(run: Run, backend: Backend) -> dict[str, Any]:
             pass
         raise OperationFailed(f"evolve run {run.id} {run.status.lower()}" + (f": {tail}" if tail else ""),
                               f"see `leafctl run logs {run.id}`")
-    from leafctl.esp.engine import load_config
+    from leafctl.esp.config import load_config
 
     with tempfile.TemporaryDirectory(prefix="leafctl-evolve-result-") as tmp:
         backend.download_run(run.id, Path(tmp), output=RESULT)

@@ -75,7 +75,7 @@ def evolve(
                 weights[k] = float(v)
             except ValueError:
                 raise UsageError(f"--action-cost {k}={v!r}: the weight must be a number", "e.g. --action-cost discount=2") from None
-            from leafctl.esp.engine import weight_problem
+            from leafctl.esp.config import weight_problem
 
             if problem := weight_problem(weights[k]):  # float() takes "nan" and "inf"
                 raise UsageError(f"--action-cost {k}={v}: the weight {problem}", "e.g. --action-cost discount=2")

@@ -31,7 +31,7 @@ COMMAND = _service.COMMAND
 
 
 def _cfg(config: Any, data_path: str | None) -> Any:
-    from leafctl.esp.engine import config_from_dict
+    from leafctl.esp.config import config_from_dict
 
     cfg = _service._as_config(config)
     if data_path:

@@ -39,7 +39,7 @@ def _get(name: str) -> dict:
 
 def sample_config(name: str = "campaign", **overrides: object):
     """An EvolveConfig for a bundled sample with sensible defaults (data path absolute)."""
-    from leafctl.esp.engine import EvolveConfig, config_from_dict  # noqa: PLC0415
+    from leafctl.esp.config import EvolveConfig, config_from_dict  # noqa: PLC0415
 
     spec = dict(_get(name))
     spec["data"] = str(sample_data_path(name))
