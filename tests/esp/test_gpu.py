@@ -16,9 +16,10 @@ from leafctl.esp.predictor import Predictor
 from leafctl.esp.prescriptor import Layout, cost_table
 
 from .conftest import random_front_data
+from .gpu_required import cupy_on_a_device, skip_unless
 
 
-@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed")
+@skip_unless(shutil.which("nvcc") is None, reason="nvcc not installed")
 @pytest.mark.parametrize("arch", ["sm_90", "sm_80"])
 def test_every_cuda_source_compiles(tmp_path, arch):
     sources = kernel_sources()
@@ -29,19 +30,7 @@ def test_every_cuda_source_compiles(tmp_path, arch):
         assert p.returncode == 0, f"{src.name}: {p.stderr}"
 
 
-def _cupy():
-    try:
-        import cupy
-
-        if cupy.cuda.runtime.getDeviceCount() > 0:
-            return cupy
-    except Exception:
-        pass
-    return None
-
-
-cp = _cupy()
-gpu = pytest.mark.skipif(cp is None, reason="CuPy with a CUDA device is not available")
+cp, gpu = cupy_on_a_device()
 
 
 def _problem(xp, seed: int, mixed: bool, fused: bool = True, C: int = 16, H: int = 32, PH: int = 64):

@@ -38,7 +38,9 @@ from leafctl.esp.evaluate import Problem
 from leafctl.esp.predictor import Predictor
 from leafctl.esp.prescriptor import Layout, cost_table
 
-pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
+from .gpu_required import skip_unless
+
+pytestmark = skip_unless(shutil.which("g++") is None, reason="g++ not installed")
 
 MARGIN = 1e-4  # smallest |binary logit| / categorical top-2 gap kept (float64 forward)
 RTOL = 1e-4
@@ -367,7 +369,8 @@ def test_kernel_declines_shapes_beyond_its_limits(fake_cupy, monkeypatch, what):
     monkeypatch.setattr(evaluate_mod, "is_gpu", lambda xp: True)
     got = prob.outcome_means(theta)
     assert fake_cupy == []
-    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * np.abs(want).max())
+    # ``want`` may come from the fused CPU kernel (N >= 256 with llvmlite), within 1e-5 of the array path
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
 
 
 def test_python_limits_match_the_kernel_source():
