@@ -26,7 +26,7 @@ rank 0 writes the outputs). Locally the backend runs it under ``mpiexec -n N`` (
 on Azure ML the cluster's own ``mpirun`` starts ``N / instances`` processes on each of ``instances`` nodes.
 
 The JSON shape (``summary``) is the run record plus ``run_id`` (an alias of ``id``, kept for scripts
-written against leafctl 0.x), ``device`` and, once waited for, ``hypervolume`` and ``front``.
+written against leafctl 0.x), ``device`` and, once waited for, ``hypervolume``, ``front`` and ``knee``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ RESULT = "result"  # the job's output folder name; it holds pareto.csv, history.
 MODEL_OUTPUT = f"{RESULT}/model"  # what `model register --run` takes from an evolve run
 # What a resumed run needs from the interrupted one (not its final products).
 RESUME_FILES = ("checkpoint.npz", "checkpoint.prev.npz", "checkpoint-island-*.npz", "predictor.npz",
-                "predictor_metrics.json", "progress.jsonl", "config.toml")
+                "predictor_metrics.json", "progress.jsonl", "config.toml", "lineage.json")
 MIGRATE_EVERY, MIGRANTS = 10, 2  # island defaults: exchange the best 2 every 10 generations
 
 # One CuPy package everywhere leafctl names one (the `gpu` extra, the --device gpu hint, the cluster's
@@ -62,7 +62,9 @@ MIGRATE_EVERY, MIGRANTS = 10, 2  # island defaults: exchange the best 2 every 10
 CUPY_PACKAGE = "cupy-cuda12x"
 IMAGE = "mcr.microsoft.com/azureml/openmpi5.0-cuda12.4-ubuntu22.04:latest"
 PIP = ["numpy>=1.26", CUPY_PACKAGE, "typer>=0.24.1,<0.25", "click>=8.2.1", "rich>=13", "tomli-w>=1.0",
-       "pyyaml>=6", "jmespath>=1.0", "pyarrow>=14"]  # pyarrow: the job reads the table
+       "pyyaml>=6", "jmespath>=1.0", "pyarrow>=14",  # pyarrow: the job reads the table
+       "scikit-learn>=1.4",  # trains the forest and gbt predictors (the trees extra)
+       "matplotlib>=3.7"]  # the run's plots (pareto.png/.svg, history.png), as on a local run
 MPI_PIP = ["mpi4py>=4"]  # an island job talks over the image's Open MPI
 MPI_HINT = "install the MPI extra: pip install 'leafctl[mpi]'"
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
@@ -139,6 +141,9 @@ class Plan:
     migrants: int = MIGRANTS
     resumed_from: str | None = None
     backend: Any = field(default=None, repr=False)
+    # The columns the run will use, as the engine resolves them from the data (context [] = "the rest",
+    # outcomes [] = "the objectives'"): what --dry-run shows. None where the data is not here to read.
+    columns: dict[str, list[str]] | None = None
 
     def document(self) -> dict[str, Any]:
         """The az ml command job document (``$schema``, command, code, inputs, outputs, environment,
@@ -153,7 +158,8 @@ class Plan:
         return yaml.safe_dump(self.document(), sort_keys=False, width=1000)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": self.config.to_dict(), "job": self.document(), "argv": list(self.argv),
+        config = {**self.config.to_dict(), **(self.columns or {})}
+        return {"config": config, "job": self.document(), "argv": list(self.argv),
                 "backend": self.target, "device": self.device, "islands": self.islands, "instances": self.instances}
 
 
@@ -235,7 +241,7 @@ def _check_islands(islands: int, instances: int, migrate_every: int | None, migr
         raise UsageError(f"--migrants {migrants} is negative", "e.g. --migrants 2 (0: the islands never meet)")
 
 
-def _stage(cfg_text: str, ships_leafctl: bool, resume_dir: Path | None) -> Path:
+def _stage(cfg_text: str, ships_leafctl: bool, resume_dir: Path | None, starts: list[Any] = ()) -> Path:
     """The job's code folder, content-addressed under $LEAFCTL_HOME/cache/evolve/ (built once per content,
     so a plan stays valid after this call and an unchanged snapshot is not uploaded twice)."""
     import leafctl
@@ -253,6 +259,10 @@ def _stage(cfg_text: str, ships_leafctl: bool, resume_dir: Path | None) -> Path:
             for pattern in RESUME_FILES:  # an island run checkpoints every island (and the one before)
                 for f in sorted(resume_dir.glob(pattern)):
                     shutil.copy2(f, staged / "resume" / f.name)
+        if starts:  # --seed-from / --warm-start genomes (seed.npz, warm.npz): see evolve_start.py
+            from leafctl import evolve_start
+
+            evolve_start.stage(list(starts), staged)
         final = data_home() / "cache" / "evolve" / tree_hash(staged)
         if not final.is_dir():
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -294,14 +304,57 @@ def _prior(backend: Any, run_id: str, tmp: Path) -> tuple[Path, Any, Any]:
     return rdir, load_config(rdir / "config.toml"), prior
 
 
+_LINEAGE_TAGS = ("leafctl.seeded_from", "leafctl.warm_started_from")  # evolve_start.TAG's values
+
+
+def _warm_config(b: Any, flags: dict[str, Any], tmp: Path) -> tuple[Any, Any]:
+    """(config, start) of ``--warm-start RUN_ID`` without a CONFIG: that run's own config with ``flags``
+    applied (any key may change; the layout is checked later), on its own data unless --data is given."""
+    from leafctl import evolve_start
+    from leafctl.esp.config import config_from_dict
+
+    warm = evolve_start.resolve(b, "warm_start", str(flags["warm_start"]), tmp)
+    if warm.config is None:
+        raise UsageError(f"--warm-start {warm.ref} names no evolve run's config to start from",
+                         "give a CONFIG (or --sample) with --warm-start, or the id of an evolve run")
+    # That run's own seed_from / warm_start named files staged for its job: not this one's.
+    base = config_from_dict({"seed_from": "", "warm_start": ""}, warm.config)
+    cfg = config_from_dict({k: v for k, v in flags.items() if v is not None}, base)
+    if not flags.get("data") and not (_is_local(cfg.data) and Path(cfg.data).is_file()) and warm.run is not None \
+            and warm.run.inputs.get("data"):
+        cfg.data = warm.run.inputs["data"]  # that run's own input: on a cluster, a datastore URI
+    return cfg.validate(), warm
+
+
+def _starts(b: Any, cfg: Any, tmp: Path, warm: Any) -> list[Any]:
+    """The genomes the config's ``warm_start`` / ``seed_from`` name, fetched (evolve_start.resolve)."""
+    from leafctl import evolve_start
+
+    out = []
+    for key in ("warm_start", "seed_from"):
+        ref = getattr(cfg, key, "")
+        if ref:
+            out.append(warm if key == "warm_start" and warm is not None else evolve_start.resolve(b, key, ref, tmp))
+    return out
+
+
+def _start_tags(starts: list[Any]) -> dict[str, str]:
+    if not starts:
+        return {}
+    from leafctl import evolve_start
+
+    return evolve_start.tags(starts)
+
+
 def plan(cfg: Any, backend: Any, *, settings: Any = None, islands: int | None = None, instances: int = 1,
          migrate_every: int | None = None, migrants: int | None = None, compute: str | None = None,
          experiment: str | None = None, name: str | None = None, resume: str | None = None,
-         resume_flags: dict[str, Any] | None = None) -> Plan:
+         resume_flags: dict[str, Any] | None = None, warm_flags: dict[str, Any] | None = None) -> Plan:
     """Resolve an evolve run for ``backend`` (a Backend, or its name for an offline dry run).
 
     ``cfg``: an EvolveConfig, a dict of its keys, or a TOML path (ignored with ``resume``, which continues
-    run ``resume``'s own config; ``resume_flags`` may change only generations and device)."""
+    run ``resume``'s own config; ``resume_flags`` may change only generations and device). ``cfg`` None
+    with ``warm_flags`` naming ``warm_start``: that run's own config, changed by ``warm_flags``."""
     target_name = _backend_name(backend)
     target = TARGETS[target_name]
     b = None if isinstance(backend, str) else backend
@@ -309,7 +362,7 @@ def plan(cfg: Any, backend: Any, *, settings: Any = None, islands: int | None = 
     get = (lambda k: settings.get(k)) if settings is not None else (lambda k: None)
 
     with tempfile.TemporaryDirectory(prefix="leafctl-resume-") as tmp:
-        resume_dir = None
+        resume_dir, warm = None, None
         if resume:
             if b is None:
                 raise UsageError("--resume needs the backend the run lives on", "drop --dry-run or --resume")
@@ -328,8 +381,18 @@ def plan(cfg: Any, backend: Any, *, settings: Any = None, islands: int | None = 
             for flag, given, was in zip(("--islands", "--migrate-every", "--migrants"), (islands, migrate_every, migrants), before):
                 if given is not None and given != was:  # the checkpoints hold that many islands
                     raise UsageError(f"--resume cannot change {flag} (run {resume} used {was})", f"drop {flag}")
+            if prior.status == "Completed" and cfg.generations <= prior_cfg.generations:
+                # Its checkpoint is its last generation: a "resumed" run would only copy it.
+                raise UsageError(f"run {resume} completed all its {prior_cfg.generations} generations: nothing to resume",
+                                 f"pass --generations N (more than {prior_cfg.generations}) to evolve it further, or start a new run")
+        elif cfg is None and (warm_flags or {}).get("warm_start"):
+            cfg, warm = _warm_config(b, warm_flags or {}, Path(tmp))
         else:
             cfg = _as_config(cfg)
+        starts = [] if resume else _starts(b, cfg, Path(tmp), warm)
+        # Lineage: what generation 0 came from (a resumed run carries its predecessor's).
+        lineage = ({k: v for k, v in prior.tags.items() if k in _LINEAGE_TAGS} if resume else
+                   _start_tags(starts))
         # Flags first, then the config's own keys (a config file may ask for islands itself).
         explicit = islands is not None
         islands = int(islands if explicit else getattr(cfg, "islands", 1))
@@ -342,10 +405,17 @@ def plan(cfg: Any, backend: Any, *, settings: Any = None, islands: int | None = 
             from leafctl.esp.config import config_from_dict
 
             cfg = config_from_dict({"islands": islands, "migrate_every": k, "migrants": m}, cfg).validate()
+        columns = None
         if _is_local(cfg.data):
             from leafctl.esp.engine import check_config
 
-            check_config(cfg)  # every data-dependent check, with the engine's own code (exit 2)
+            ds, _ = check_config(cfg)  # every data-dependent check, with the engine's own code (exit 2)
+            columns = {"context": [c.name for c in ds.context], "actions": [a.name for a in ds.actions],
+                       "outcomes": cfg.resolved_outcomes()}
+            if starts:
+                from leafctl import evolve_start
+
+                evolve_start.check_layout(starts, ds, cfg.hidden)  # a layout that differs: exit 2 here
 
         compute = compute or get("compute")
         if target.needs_compute and compute in (None, "local"):
@@ -358,7 +428,9 @@ def plan(cfg: Any, backend: Any, *, settings: Any = None, islands: int | None = 
 
         d = cfg.to_dict()
         d["data"] = "data.csv"  # the job passes the real path: --data ${{inputs.data}}
-        code = _stage(tomli_w.dumps(d), target.ships_leafctl, resume_dir)
+        for s in starts:
+            d[s.key] = s.file  # the job reads the staged genomes from its code folder
+        code = _stage(tomli_w.dumps(d), target.ships_leafctl, resume_dir, starts)
 
     args = job_args(target, resume is not None, islands, k, m)
     doc: dict[str, Any] = {"inputs": {"data": {"type": "uri_file"}},
@@ -378,7 +450,7 @@ def plan(cfg: Any, backend: Any, *, settings: Any = None, islands: int | None = 
                 env_vars = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
     data = cfg.data
     tags = {"leafctl.kind": "evolve", **({"leafctl.resumed_from": resume} if resume else {}),
-            **({"leafctl.islands": str(islands)} if islands > 1 else {})}
+            **({"leafctl.islands": str(islands)} if islands > 1 else {}), **lineage}
     spec = JobSpec(
         command=shlex.join(args) if target.argv else " ".join(args),
         argv=args if target.argv else None,
@@ -392,7 +464,7 @@ def plan(cfg: Any, backend: Any, *, settings: Any = None, islands: int | None = 
     return Plan(config=cfg, target=target_name, spec=spec, code=code, data=data,
                 data_dest=_data_dest(data) if target.upload_data and _is_local(data) else None,
                 device=device, argv=launch, islands=islands, instances=instances, migrate_every=k, migrants=m,
-                resumed_from=resume, backend=b)
+                resumed_from=resume, backend=b, columns=columns)
 
 
 def _mpiexec_line(n: int, args: list[str]) -> list[str]:
@@ -472,9 +544,29 @@ def follow(run: Run, backend: Backend, on_progress: Callable[[dict[str, Any]], N
                           f"continue it with `leafctl run evolve --resume {run.id}`") from None
 
 
+COMMAND_TAG = "leafctl.command"  # the leafctl command line a run was started with (`run evolve` sets it)
+
+
+def record(run: Run) -> dict[str, Any]:
+    """An evolve run's record as leafctl shows it (`run show`, `run evolve -o json`): ``command`` is what
+    the user asked for (``leafctl run evolve --resume RUN``), ``job_command`` the job's own line, which
+    is leafctl's business (``python -m leafctl.esp.job ... --resume-from resume``)."""
+    out = run.to_dict()
+    tags = run.tags or {}
+    asked = tags.get(COMMAND_TAG)
+    if not asked and tags.get("leafctl.resumed_from"):  # a run started before the tag was kept
+        asked = f"leafctl run evolve --resume {tags['leafctl.resumed_from']}"
+    if asked:  # the job's line stays beside it, under its own name
+        shown: dict[str, Any] = {}
+        for k, v in out.items():
+            shown.update({"command": asked, "job_command": v} if k == "command" else {k: v})
+        out = shown
+    return out
+
+
 def summary(run: Run, device: str | None = None) -> dict[str, Any]:
     """The run as `run evolve` prints it before the result is in: the record, ``run_id`` and ``device``."""
-    out = run.to_dict()
+    out = record(run)
     out["run_id"] = run.id  # alias of id, for scripts written when a waited-for run printed only run_id
     out["device"] = device
     return out
@@ -488,25 +580,111 @@ def _front(result_dir: Path, objectives: list[tuple[str, str]]) -> list[dict[str
         for row in csv.DictReader(f):
             if row.get("rank") == "1":
                 front.append({"id": int(row["id"]),
-                              "objectives": {n: float(row[n]) for n, _ in objectives if row.get(n) not in (None, "")}})
+                              "objectives": {n: float(row[n]) for n, _ in objectives if row.get(n) not in (None, "")},
+                              # a constrained run: the constraint violation (0 = feasible)
+                              **({"cv": float(row["cv"])} if row.get("cv") not in (None, "") else {}),
+                              **_risk_adjusted(row, objectives)})
     # Ordered along the first objective, best first: reads as a walk along the front.
     first, sense = objectives[0]
     front.sort(key=lambda f: f["objectives"].get(first, float("nan")), reverse=(sense == "max"))
     return front
 
 
+def _knee(result_dir: Path, objectives: list[tuple[str, str]]) -> dict[str, Any] | None:
+    """The candidate `--candidate knee` (the default of `model prescribe`) uses: pareto.csv's is_knee row,
+    as {id, objectives}; None for a run written before pareto.csv marked it."""
+    import csv
+
+    with open(result_dir / "pareto.csv", newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row.get("is_knee") == "true":
+                return {"id": int(row["id"]),
+                        "objectives": {n: float(row[n]) for n, _ in objectives if row.get(n) not in (None, "")},
+                        **_risk_adjusted(row, objectives)}
+    return None
+
+
+def _risk_adjusted(row: dict[str, str], objectives: list[tuple[str, str]]) -> dict[str, Any]:
+    """{"risk_adjusted": {objective: mean -/+ K*std}} of a pareto.csv row of a run with risk K > 0 (its
+    risk_<objective> columns: what the run ranked on; "objectives" stays the means); {} without."""
+    vals = {n: float(row[f"risk_{n}"]) for n, _ in objectives if row.get(f"risk_{n}") not in (None, "")}
+    return {"risk_adjusted": vals} if vals else {}
+
+
+def _feasible(result_dir: Path) -> int | None:
+    """How many candidates of the final population (pareto.csv) meet the constraints (cv = 0); None for
+    a run without constraints (no cv column) or without pareto.csv."""
+    import csv
+
+    try:
+        with open(result_dir / "pareto.csv", newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        return None
+    if not rows or "cv" not in rows[0]:
+        return None
+    return sum(1 for r in rows if r.get("cv") not in (None, "") and float(r["cv"]) == 0.0)
+
+
+# A process killed by a signal: Popen's -N, a shell's or container's 128 + N (137 = SIGKILL), or an MPI
+# launcher's "Killed (signal 9)" in the log.
+_SIGNAL_IN_LOG = re.compile(r"\(signal (\d+)\)|killed by signal (\d+)", re.IGNORECASE)
+
+
+def _signal_of(exit_code: int | None, lines: list[str]) -> int | None:
+    if isinstance(exit_code, int) and exit_code < 0:
+        return -exit_code
+    if isinstance(exit_code, int) and 128 < exit_code <= 128 + 64:
+        return exit_code - 128
+    for line in reversed(lines[-20:]):
+        if m := _SIGNAL_IN_LOG.search(line):
+            return int(m[1] or m[2])
+    return None
+
+
+def failure(run: Run, lines: list[str]) -> OperationFailed:
+    """The error of an evolve run that did not complete, from its record and its log ``lines``: killed
+    by a signal (continue it with --resume), or the job's own error (a traceback's last line); never
+    the progress lines, never a whole traceback (that stays in the log)."""
+    import signal  # noqa: PLC0415
+
+    logs = f"its log: `leafctl run logs {run.id}`"  # the hint's second half
+    resume = f"continue it from its last checkpoint with `leafctl run evolve --resume {run.id}`"
+    if run.status == "Canceled":
+        return OperationFailed(f"evolve run {run.id} was canceled", f"{resume}; {logs}")
+    if (sig := _signal_of(run.exit_code, lines)) is not None:
+        try:
+            name = f" ({signal.Signals(sig).name})"
+        except ValueError:
+            name = ""
+        code = f", exit code {run.exit_code}" if run.exit_code is not None else ""
+        return OperationFailed(f"evolve run {run.id} was killed by signal {sig}{name}{code}", f"{resume}; {logs}")
+    text = [ln.rstrip() for ln in lines if ln.strip() and parse_progress(ln) is None]
+    if any(ln.startswith("Traceback (most recent call last)") for ln in text):
+        # The exception's own line: the last one that is not indented (a traceback's frames are).
+        last = next((ln for ln in reversed(text) if not ln[:1].isspace()), text[-1])
+        why = last.strip()
+    else:
+        why = text[-1].strip() if text else (run.error or "")
+        why = why.removeprefix("error: ")
+    why = why or (f"exit code {run.exit_code}" if run.exit_code is not None else "")
+    crashed = any(ln.startswith("Traceback (most recent call last)") for ln in text)
+    return OperationFailed(f"evolve run {run.id} {run.status.lower()}" + (f": {why}" if why else ""),
+                           f"see `leafctl run logs {run.id}`" + (" for the whole traceback" if crashed else ""))
+
+
 def result(run: Run, backend: Backend) -> dict[str, Any]:
     """The summary of a finished run, read through the backend (``download_run`` of ``result``):
-    ``summary(run)`` plus ``hypervolume`` (the last generation's) and ``front`` (rank-1 rows of pareto.csv).
+    ``summary(run)`` plus ``hypervolume`` (the last generation's), ``front`` (rank-1 rows of pareto.csv) and
+    ``knee`` ({id, objectives} of the candidate `--candidate knee` prescribes with); a constrained run adds
+    ``feasible`` (how many of the final population meet the constraints).
     A run that did not complete is OperationFailed (exit 1) with the end of its log."""
     if run.status != "Completed":
-        tail = ""
         try:
-            tail = " | ".join(list(backend.run_logs(run.id))[-3:]).strip()
+            lines = list(backend.run_logs(run.id))
         except Exception:
-            pass
-        raise OperationFailed(f"evolve run {run.id} {run.status.lower()}" + (f": {tail}" if tail else ""),
-                              f"see `leafctl run logs {run.id}`")
+            lines = []
+        raise failure(run, lines)
     from leafctl.esp.config import load_config
 
     with tempfile.TemporaryDirectory(prefix="leafctl-evolve-result-") as tmp:
@@ -522,4 +700,42 @@ def result(run: Run, backend: Backend) -> dict[str, Any]:
             pass
         out["hypervolume"] = hv
         out["front"] = _front(rdir, cfg.objectives) if cfg is not None and (rdir / "pareto.csv").exists() else []
+        out["knee"] = _knee(rdir, cfg.objectives) if cfg is not None and (rdir / "pareto.csv").exists() else None
+        if (feasible := _feasible(rdir)) is not None:  # a constrained run: how many meet the constraints
+            out["feasible"] = feasible
+        out.update(_baseline_and_lineage(rdir))
+        out["predictor"] = _predictor_summary(rdir)
+    return out
+
+
+def _predictor_summary(rdir: Path) -> dict[str, Any] | None:
+    """``predictor``: {kind, rows, held_out: {outcome: {rmse, r2}}, warnings[, auto]} of a run's
+    predictor_metrics.json (surrogate.py writes it); None when the run has none."""
+    try:
+        m = json.loads((rdir / "predictor_metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(m, dict):
+        return None
+    out = {"kind": m.get("predictor"), "rows": m.get("rows"), "held_out": m.get("held_out") or {},
+           "warnings": list(m.get("warnings") or [])}
+    if m.get("auto"):
+        out["auto"] = m["auto"]
+    return out
+
+
+def _baseline_and_lineage(rdir: Path) -> dict[str, Any]:
+    """``baseline`` (the historical policy's predicted objectives: "today", next to ``front``) and the
+    lineage keys (``warm_started_from``, ``seeded_from``) of a run's outputs (seeding.py writes them)."""
+    def read(name: str) -> Any:
+        try:
+            return json.loads((rdir / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    base = read("baseline.json")
+    lineage = read("lineage.json")
+    out: dict[str, Any] = {"baseline": base if isinstance(base, dict) else None}
+    if isinstance(lineage, dict):
+        out.update({k: str(v) for k, v in lineage.items() if k in ("warm_started_from", "seeded_from")})
     return out

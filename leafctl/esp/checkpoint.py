@@ -17,13 +17,38 @@ from leafctl.esp.files import atomic_savez
 FILE = "checkpoint.npz"
 # What a resumed run may change; everything else in the config must match the checkpoint's.
 # The data is compared by content (data_sha256), not path: a job's input mount moves between runs.
-MAY_CHANGE = ("generations", "device", "checkpoint_every", "data")
+MAY_CHANGE = ("generations", "device", "checkpoint_every", "data",
+              # Only generation 0 reads these (seeding.py); a resumed run never builds it again.
+              "seed_policies", "seed_from", "warm_start")
 # Keys added after checkpoints were first written, with the value older runs had.
-_BEFORE = {"islands": 1, "migrate_every": 10, "migrants": 2}
+_BEFORE = {"islands": 1, "migrate_every": 10, "migrants": 2,
+           "integer": [], "action_range": {}, "simplex": [], "constraints": [], "risk": 0.0,
+           # Mode esp's settings: older runs were leaf or nsga2, where they do nothing.
+           "context_crossover": 0.5, "decision_prob": 1.0, "flip_prob": 0.0, "reset_prob": 0.0,
+           "behaviour_contexts": 32}
+
+
+# What a run settles when it starts and keeps when resumed, recorded in every checkpoint's meta:
+# whether whole-number action columns were detected as integer actions (data._spec) and the CPU
+# evaluation path ("fused": cpu_fused.py, "numpy"; the two round differently). A checkpoint without
+# these keys was written by a release before either existed: no detection, NumPy.
+OLDER_RELEASE = {"integer_detection": False, "cpu_evaluation": "numpy"}
+
+
+def started_with(meta: dict[str, Any] | None) -> dict[str, Any]:
+    """The settings of OLDER_RELEASE's keys that the run of checkpoint ``meta`` started with; for a
+    fresh run (``meta`` None) integer detection on and the CPU path left to the Problem (None)."""
+    if meta is None:
+        return {"integer_detection": True, "cpu_evaluation": None}
+    return {k: meta.get(k, v) for k, v in OLDER_RELEASE.items()}
 
 
 def comparable(config: dict[str, Any]) -> dict[str, Any]:
     d = {**_BEFORE, **config}
+    # The predictor in its one spelling: older checkpoints wrote predictor = "mlp" and predictor_hidden.
+    from leafctl.esp.config import canonical_predictor  # noqa: PLC0415
+
+    d["predictor"] = canonical_predictor(d.get("predictor", "mlp"), d.pop("predictor_hidden", None))
     return {k: v for k, v in d.items() if k not in MAY_CHANGE}
 
 

@@ -2,7 +2,7 @@
 
 Context columns C, action columns A, outcome columns O. Numeric columns are standardised, string
 columns one-hot (categories sorted). Action columns: 0/1 -> binary, other numeric -> continuous
-(range [min, max] seen in the data), strings -> categorical. Outcomes must be numeric and complete.
+(range [min, max] seen in the data; integer when every value is a whole number), strings -> categorical. Outcomes must be numeric and complete.
 Every bad input is a ``UsageError`` whose message is one line naming the column or row.
 
 Tables run to millions of rows, so nothing here loops over rows or cells in Python: the file is read by
@@ -42,6 +42,13 @@ class ColumnSpec:
     lo: float = 0.0
     hi: float = 1.0
     categories: list[str] = field(default_factory=list)
+    # Numeric actions only (leafctl/esp/actions.py): ``integer`` rounds the decoded value (lo and hi
+    # are then whole numbers); ``simplex`` >= 0 puts the action in that simplex group, decoded with
+    # the group's other members as softmax x ``total`` (lo and hi do not apply). Older model files
+    # lack these keys: the defaults are the plain continuous action they describe.
+    integer: bool = False
+    simplex: int = -1
+    total: float = 0.0
 
     @property
     def width(self) -> int:
@@ -316,7 +323,9 @@ def _spec(table: Table, name: str, role: str) -> tuple[ColumnSpec, np.ndarray]:
     if role == "action" and bool(np.all((arr == 0.0) | (arr == 1.0))):
         return ColumnSpec(name, "binary", lo=0.0, hi=1.0), arr[:, None]
     mean, std = float(arr.mean()), float(arr.std())
-    spec = ColumnSpec(name, "numeric", mean=mean, std=std, lo=lo, hi=hi)
+    # An action whose every value is a whole number (counts: emails sent, visits) is prescribed as one.
+    integer = role == "action" and bool(np.all(arr == np.round(arr)))
+    spec = ColumnSpec(name, "numeric", mean=mean, std=std, lo=lo, hi=hi, integer=integer)
     block = arr[:, None] if role == "outcome" else ((arr - mean) / std)[:, None]
     return spec, block
 

@@ -31,39 +31,94 @@ class EvolveResult:
     out_dir: Path
     generation: int
     objectives: list[tuple[str, str]]
-    F: np.ndarray  # final population objectives, natural units
+    # The final population's objectives, natural units: the mean predictions. With risk K > 0 the
+    # evolution ranked on mean -/+ K*std instead; those values are risk_F (None without risk), and
+    # rank, crowding and the knee are theirs.
+    F: np.ndarray
     rank: np.ndarray
     crowding: np.ndarray
     predictor_metrics: dict[str, Any]
+    cv: np.ndarray | None = None  # constraint violation per candidate (a constrained run; 0 = feasible)
+    std: dict[str, np.ndarray] | None = None  # predicted std per outcome and candidate (ensemble, forest)
+    risk_F: np.ndarray | None = None  # the risk-adjusted objectives the run ranked on (risk > 0)
 
 
-def check_config(config: EvolveConfig) -> tuple[Any, np.ndarray]:
+def reported_objectives(problem: Any, theta: Any, F: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(means, risk-adjusted or None) of the final population, from ``F`` (what the steps ranked on, the
+    cv column split off). Without risk F is the means. With risk the means are computed here from the
+    genomes, not kept in the checkpoint, so a resumed run's outputs stay byte-identical."""
+    from leafctl.esp.xp import to_numpy  # noqa: PLC0415
+
+    if not problem.risk:
+        return F, None
+    return to_numpy(problem.mean_objectives(theta)), F
+
+
+def action_specs(config: EvolveConfig, data_actions: list[Any], detect_integers: bool = True) -> tuple[list[Any], np.ndarray]:
+    """The run's action specs (the data's own with the config's integer, action_range and simplex
+    applied) and the cost per prescriptor output unit. ``detect_integers`` False: a whole-number column
+    stays continuous unless the config names it integer (what runs of older releases did)."""
+    import dataclasses  # noqa: PLC0415
+
+    from leafctl.esp import actions  # noqa: PLC0415
+    from leafctl.esp.prescriptor import cost_table  # noqa: PLC0415
+
+    if not detect_integers:
+        data_actions = [dataclasses.replace(s, integer=False) if s.kind == "numeric" else s for s in data_actions]
+    specs = actions.apply(data_actions, config.integer, config.action_range, config.simplex)
+    return specs, cost_table(specs, config.action_cost)
+
+
+def check_config(config: EvolveConfig, detect_integers: bool = True,
+                 say: Callable[[str], None] | None = None) -> tuple[Any, np.ndarray]:
     """Every check that needs the data, without training anything: the table reads and encodes, each
     objective names an outcome or action_cost, action_cost weights name action columns.
-    Returns (dataset, cost per prescriptor output unit). Raises UsageError (exit 2)."""
+    Returns (dataset, cost per prescriptor output unit); the dataset's ``data_actions`` keeps the
+    data's own action specs (``action_specs`` redoes them). Raises UsageError (exit 2). ``say`` gets a
+    "note: ..." line per thing the data does not support but the run can still do (actions.data_notes)."""
     from leafctl.esp.data import load_dataset  # noqa: PLC0415
     from leafctl.esp.config import ACTION_COST  # noqa: PLC0415
-    from leafctl.esp.prescriptor import cost_table  # noqa: PLC0415
 
     config.validate()
     outcomes = config.resolved_outcomes()
+    if config.constraints:
+        from leafctl.esp.constraints import check_names  # noqa: PLC0415
+
+        check_names(config.constraints, config.data, config.actions, config.outcomes, config.context)  # before a typo becomes an outcome
     ds = load_dataset(config.data, config.context, config.actions, outcomes)
     for name, _ in config.objectives:
         if name != ACTION_COST and name not in outcomes:
             raise UsageError(f"objective {name!r} names nothing: it is neither an outcome column nor "
                              f"{ACTION_COST}", f"outcomes are: {', '.join(outcomes)}")
-    return ds, cost_table(ds.actions, config.action_cost)
+    from leafctl.esp import constraints  # noqa: PLC0415
+
+    ds.data_actions = ds.actions
+    ds.actions, costs = action_specs(config, ds.data_actions, detect_integers)
+    if say is not None:
+        from leafctl.esp import actions  # noqa: PLC0415
+
+        for line in actions.data_notes(ds.data_actions, ds.actions, ds.Xa):
+            say(f"note: {line}")
+    constraints.for_run(config, ds, costs)  # refuses what the data cannot honour
+    return ds, costs
 
 
-def initial_population(config: EvolveConfig, layout: Any, host: np.random.Generator, xp: Any) -> Any:
-    """Generation 0's genomes (P, D) on the device: Glorot-scaled random prescriptors."""
-    return xp.asarray(layout.init(host, config.population))
+def initial_population(config: EvolveConfig, layout: Any, host: np.random.Generator, xp: Any, ds: Any = None,
+                       island: int = 0, islands: int = 1, say: Callable[[str], None] | None = None) -> Any:
+    """Generation 0's genomes (P, D) on the device: seeded from the data ``ds`` (behaviour clones, min/max
+    action policies), an earlier front (seed_from) or an earlier population (warm_start) as the config
+    says (seeding.py), the rest Glorot-scaled random prescriptors; all random without ``ds``."""
+    if ds is None:
+        return xp.asarray(layout.init(host, config.population))
+    from leafctl.esp import seeding  # noqa: PLC0415
+
+    return xp.asarray(seeding.initial_population(config, layout, host, ds, island, islands, say))
 
 
 def evolve(config: EvolveConfig, out_dir: str | Path,
            on_generation: Callable[[dict[str, Any]], None] | None = None,
            resume: bool = False, log: Callable[[str], None] | None = None) -> EvolveResult:
-    from leafctl.esp import checkpoint, islands, monitors, outputs, surrogate  # noqa: PLC0415
+    from leafctl.esp import checkpoint, constraints, islands, monitors, outputs, seeding, surrogate  # noqa: PLC0415
     from leafctl.esp.evaluate import Problem  # noqa: PLC0415
     from leafctl.esp.nsga2 import rank_and_crowding, to_minimised  # noqa: PLC0415
     from leafctl.esp.prescriptor import Layout  # noqa: PLC0415
@@ -78,17 +133,19 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     xp = get_xp(config.device)
-    ds, costs = check_config(config)
+    ckpt_path = out / checkpoint.FILE
+    state = None
+    if resume and ckpt_path.exists() and (out / surrogate.FILE).exists():
+        state = checkpoint.load(ckpt_path)  # read first: it says how the run detects integer actions
+    fixed = checkpoint.started_with(state["meta"] if state is not None else None)
+    ds, costs = check_config(config, detect_integers=fixed["integer_detection"], say=say)
     names = [n for n, _ in config.objectives]
     senses = [s for _, s in config.objectives]
     layout = Layout(ds.Xc.shape[1], config.hidden, ds.actions)
     s_pred, s_ctx, s_evo = np.random.SeedSequence(config.seed).spawn(3)
 
-    ckpt_path = out / checkpoint.FILE
     data_hash = file_sha256(config.data)
-    state = None
-    if resume and ckpt_path.exists() and (out / surrogate.FILE).exists():
-        state = checkpoint.load(ckpt_path)
+    if state is not None:
         checkpoint.check_same_run(state["meta"], config.to_dict(), data_hash, out, Path(config.data).name)
         say(f"resuming from generation {state['meta']['generation']}")
     elif resume:
@@ -96,22 +153,29 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
 
     predictor, metrics = surrogate.fit_or_load(config, ds, out, s_pred, reuse=state is not None, say=say)
     dump_config(config, out / "config.toml")
+    seeding.write_baseline(out, predictor, ds, costs, config, say)  # "today": the data's own actions
     problem = Problem(layout, predictor, surrogate.contexts(ds, config, s_ctx), config.resolved_outcomes(),
-                      list(config.objectives), costs, xp)
+                      list(config.objectives), costs, xp, constraints=constraints.for_run(config, ds, costs),
+                      risk=config.risk)
+    fixed["cpu_evaluation"] = problem.keep_cpu_evaluation(fixed["cpu_evaluation"], say)
+    # A constrained run's F carries the violation as a last column; the "cv" sense makes the ranking use it.
+    rank_senses = senses + [constraints.CV] if problem.constraints is not None else senses
     host = np.random.default_rng(s_evo)
     rng = DeviceRandom(xp, host)
     progress = monitors.Progress(out, say, on_generation)
 
     def record(gen: int, F: np.ndarray, seconds: float) -> dict[str, Any]:
+        F, cv = constraints.split(F, len(names))
         best, mean = monitors.summary(F, senses, names)
-        G = to_numpy(to_minimised(F, senses))
+        G = to_numpy(to_minimised(F if cv is None else F[cv == 0], senses))  # hypervolume of feasible ones
         hv = monitors.normalised_hv(G, np.asarray(hv_ref[0]), np.asarray(hv_ref[1]))
         return {"generation": gen, "generations": config.generations, "best": best, "mean": mean,
-                "hypervolume": hv, "seconds": round(seconds, 6)}
+                "hypervolume": hv, "seconds": round(seconds, 6),
+                **({} if cv is None else {"feasible": int((cv == 0).sum())})}
 
     def save(gen: int) -> None:
         meta = {"generation": gen, "rng": host.bit_generator.state, "history": history,
-                "hv_ref": hv_ref, "config": config.to_dict(), "data_sha256": data_hash}
+                "hv_ref": hv_ref, "config": config.to_dict(), "data_sha256": data_hash, **fixed}
         checkpoint.save(ckpt_path, to_numpy(theta), to_numpy(F), meta)
 
     if state is not None:
@@ -122,16 +186,18 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
         progress.restart(history)
     else:
         t0 = time.perf_counter()
-        theta = initial_population(config, layout, host, xp)
-        F = problem.evaluate(theta)
-        hv_ref = monitors.hv_reference(to_numpy(to_minimised(F, senses)))
+        theta = initial_population(config, layout, host, xp, ds, say=say)
+        seeding.write_lineage(out, config)
+        F = problem.evaluate(theta)  # a warm start's population too: its old objectives are stale
+        # Fixed by the data, not by this run's generation 0: comparable across runs of the same data.
+        hv_ref = monitors.data_reference(config.objectives, config.resolved_outcomes(), ds.Y, layout.actions, costs)
         gen = 0
         history = [record(0, to_numpy(F), time.perf_counter() - t0)]
         progress.clear()
         save(0)
         progress.emit(history[-1])
 
-    step = make_step(config, problem.evaluate, senses)
+    step = make_step(config, problem.evaluate, rank_senses, problem)
     for g in range(gen + 1, config.generations + 1):
         t0 = time.perf_counter()
         theta, F = step(rng.for_step(), theta, F)
@@ -141,8 +207,14 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
         progress.emit(history[-1])
         gen = g
 
-    rank, crowd = rank_and_crowding(to_minimised(F, senses))
-    result = EvolveResult(out, gen, list(config.objectives), to_numpy(F), to_numpy(rank), to_numpy(crowd), metrics)
+    rank, crowd = rank_and_crowding(to_minimised(F, rank_senses))
+    F, cv = constraints.split(to_numpy(F), len(names))
+    if cv is not None and not (cv == 0).any():  # the front is then the least-violating: say so, not "done"
+        say(f"warning: no candidate of the final population meets the constraints "
+            f"({', '.join(config.constraints)}); the front holds the least-violating ones (smallest cv)")
+    F, risk_F = reported_objectives(problem, theta, F)
+    result = EvolveResult(out, gen, list(config.objectives), F, to_numpy(rank), to_numpy(crowd), metrics, cv,
+                          surrogate.outcome_std(problem, theta), risk_F)
     outputs.write_all(result, config, layout, to_numpy(theta), ds, predictor, costs, history)
     say(f"wrote outputs to {out}")
     return result

@@ -19,6 +19,16 @@ MAX_O = 16
 BLOCK = 128
 SHARED_LIMIT = 48 * 1024  # default dynamic shared memory without opting in to more
 _KIND = {"numeric": 0, "binary": 1, "categorical": 2}
+INTEGER, SIMPLEX = 3, 4  # kernel kinds of a numeric action that is integer / in a simplex group (actions.py)
+
+
+def kernel_kind(a: Any) -> int:
+    """The kernel's kind code of an action spec (act_info's first column, see esp_eval.cu)."""
+    if a.kind == "numeric" and a.simplex >= 0:
+        return SIMPLEX
+    if a.kind == "numeric" and a.integer:
+        return INTEGER
+    return _KIND[a.kind]
 _module = None
 
 
@@ -44,7 +54,8 @@ def _tables(problem: Any) -> dict[str, Any]:
 
         info, f, off = [], [], 0
         for a in problem.layout.actions:
-            info += [_KIND[a.kind], off, a.width, off]
+            # The last column is the simplex group of a kind-4 action (for the others: the encoding offset).
+            info += [kernel_kind(a), off, a.width, a.simplex if kernel_kind(a) == SIMPLEX else off]
             f += [a.lo, a.hi, a.mean, a.std]
             off += a.width
         cache = {"info": cupy.asarray(np.asarray(info, dtype=np.int32)),

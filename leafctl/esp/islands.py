@@ -230,8 +230,9 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
     """``engine.evolve`` for ``config.islands`` islands; see the module docstring. Returns the merged
     EvolveResult on every rank."""
     from leafctl.esp import checkpoint as ckpt  # noqa: PLC0415
-    from leafctl.esp import monitors, outputs, surrogate  # noqa: PLC0415
-    from leafctl.esp.engine import EvolveResult, check_config, dump_config, file_sha256, initial_population  # noqa: PLC0415
+    from leafctl.esp import constraints, monitors, outputs, surrogate  # noqa: PLC0415
+    from leafctl.esp.engine import (EvolveResult, action_specs, check_config, dump_config, file_sha256,  # noqa: PLC0415
+                                    initial_population, reported_objectives)
     from leafctl.esp.evaluate import Problem  # noqa: PLC0415
     from leafctl.esp.nsga2 import rank_and_crowding, sort_key, to_minimised  # noqa: PLC0415
     from leafctl.esp.prescriptor import Layout  # noqa: PLC0415
@@ -255,7 +256,7 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
         out.mkdir(parents=True, exist_ok=True)
         xp = get_xp(config.device)
         use_device(xp, w)
-        ds, costs = check_config(config)
+        ds, costs = check_config(config, say=say)
         data_hash = file_sha256(config.data)
         return xp, ds, costs, data_hash, (_scan(data_hash) if resume else {i: {} for i in mine})
 
@@ -290,21 +291,36 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
     if resume:
         say(f"resuming {N} islands from generation {start}" if start is not None
             else "nothing to resume: starting from scratch")
+    # A resumed run continues as it started (checkpoint.started_with): an older release's run detected
+    # no integer actions and evaluated with NumPy on CPU.
+    fixed = ckpt.started_with(_read_checkpoint(have[mine[0]][start])["meta"] if start is not None else None)
+    if not fixed["integer_detection"]:
+        ds.actions, costs = action_specs(config, ds.data_actions, detect_integers=False)
+        layout = Layout(ds.Xc.shape[1], config.hidden, ds.actions)
 
     # The surrogate: trained (or reloaded) once, on rank 0, and broadcast.
     lead_fit = (lambda: surrogate.fit_or_load(config, ds, out, s_pred, reuse=start is not None, say=say))
-    predictor, metrics = w.bcast(lead_fit() if lead else None)
+    predictor, metrics = surrogate.from_wire(w.bcast(surrogate.to_wire(*lead_fit()) if lead else None))
     if lead:
         dump_config(config, out / "config.toml")
+        from leafctl.esp import seeding  # noqa: PLC0415
+
+        seeding.write_baseline(out, predictor, ds, costs, config, say)  # "today": the data's own actions
 
     problem = Problem(layout, predictor, surrogate.contexts(ds, config, s_ctx), outcomes, list(config.objectives),
-                      costs, xp)
+                      costs, xp, constraints=constraints.for_run(config, ds, costs),
+                      risk=config.risk)
+    fixed["cpu_evaluation"] = problem.keep_cpu_evaluation(fixed["cpu_evaluation"], say)
+    # A constrained run's F carries the violation as a last column; the "cv" sense ranks by it.
+    rank_senses = senses + [constraints.CV] if problem.constraints is not None else senses
     isles = []
     for i in mine:
         host = np.random.default_rng(island_seeds[i])
         isles.append(_Island(i, host, DeviceRandom(xp, host)))
 
-    minimise = lambda F_: to_minimised(F_, senses)  # noqa: E731
+    minimise = lambda F_: to_minimised(F_, rank_senses)  # noqa: E731
+    # Hypervolume is of the feasible candidates' objectives.
+    hv_points = lambda F_: to_numpy(to_minimised(constraints.feasible_objectives(F_, len(names)), senses))  # noqa: E731
     history: list[dict[str, Any]] = []
     hv_ref: list[Any] = []
 
@@ -320,15 +336,15 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
         F_all = np.concatenate(Fs)
         best, mean = monitors.summary(F_all, senses, names)
         return {"generation": gen, "generations": config.generations, "best": best, "mean": mean,
-                "hypervolume": monitors.normalised_hv(to_numpy(minimise(F_all)), ideal, nadir),
+                "hypervolume": monitors.normalised_hv(hv_points(F_all), ideal, nadir),
                 "seconds": round(seconds, 6),
-                "island_hypervolume": [monitors.normalised_hv(to_numpy(minimise(F)), ideal, nadir) for F in Fs],
+                "island_hypervolume": [monitors.normalised_hv(hv_points(F), ideal, nadir) for F in Fs],
                 "migration_seconds": None if migration is None else round(migration, 6)}
 
     def checkpoint(gen: int) -> None:
         for isl in isles:
             meta = {"generation": gen, "island": isl.id, "islands": N, "rng": isl.host.bit_generator.state,
-                    "config": config.to_dict(), "data_sha256": data_hash}
+                    "config": config.to_dict(), "data_sha256": data_hash, **fixed}
             if isl.id == 0:  # island 0's file is the run's checkpoint: it carries the run's history
                 meta.update(history=history, hv_ref=hv_ref)
             _write_checkpoint(out, isl.id, to_numpy(isl.theta), to_numpy(isl.F), meta)
@@ -364,12 +380,17 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
                 path.unlink(missing_ok=True)
         t0 = time.perf_counter()
         for isl in isles:
-            isl.theta = initial_population(config, layout, isl.host, xp)
+            # Each island its own share of a warm start's population and its own behaviour clones.
+            isl.theta = initial_population(config, layout, isl.host, xp, ds, isl.id, N, say if isl.id == 0 else None)
             isl.F = problem.evaluate(isl.theta)
+        if lead:
+            from leafctl.esp import seeding  # noqa: PLC0415
+
+            seeding.write_lineage(out, config)
         Fs = all_F()
-        # Hypervolume is normalised by generation 0's ideal and nadir over ALL islands, so the merged
-        # and per-island columns share one scale.
-        hv_ref = monitors.hv_reference(to_numpy(minimise(np.concatenate(Fs))))
+        # Hypervolume is normalised by ranges fixed by the data (monitors.data_reference), so the merged
+        # and per-island columns share one scale, and runs on the same data compare.
+        hv_ref = monitors.data_reference(config.objectives, config.resolved_outcomes(), ds.Y, layout.actions, costs)
         gen = 0
         if lead:
             history.append(record(0, Fs, time.perf_counter() - t0, None))
@@ -377,7 +398,7 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
         checkpoint(0)
         emit(history[-1] if lead else {})
 
-    step = make_step(config, problem.evaluate, senses)
+    step = make_step(config, problem.evaluate, rank_senses, problem)
     for g in range(gen + 1, config.generations + 1):
         t0 = time.perf_counter()
         for isl in isles:
@@ -395,18 +416,32 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
         emit(history[-1] if lead else {})
         gen = g
 
-    # Merge: every island's population on rank 0, re-ranked as one.
+    # Merge: every island's population on every rank, re-ranked as one.
     Fs = all_F()
     F_all = np.concatenate(Fs)
+    by_id = {i: th for part in w.allgather([(isl.id, to_numpy(isl.theta)) for isl in isles]) for i, th in part}
+    theta_all = np.concatenate([by_id[i] for i in range(N)])
+    # Migrants are copies: without this the merged front would list a migrated genome once per island
+    # holding it. One of each, the first in island order; pareto.csv's ids index the rows kept.
+    keep = distinct_rows(theta_all)
+    theta_all, F_all = theta_all[keep], F_all[keep]
     rank, crowd = rank_and_crowding(minimise(F_all))
-    result = EvolveResult(out, gen, list(config.objectives), F_all, to_numpy(rank), to_numpy(crowd), metrics)
-    thetas = w.gather([(isl.id, to_numpy(isl.theta)) for isl in isles])
+    F_all, cv = constraints.split(F_all, len(names))
+    # Migrants carry their adjusted F; the means are recomputed from the merged genomes (risk > 0).
+    F_all, risk_F = reported_objectives(problem, theta_all, F_all)
+    result = EvolveResult(out, gen, list(config.objectives), F_all, to_numpy(rank), to_numpy(crowd), metrics, cv,
+                          risk_F=risk_F)
     if lead:
-        by_id = {i: th for part in thetas for i, th in part}
-        theta_all = np.concatenate([by_id[i] for i in range(N)])
+        result.std = surrogate.outcome_std(problem, theta_all)
         outputs.write_all(result, config, layout, theta_all, ds, predictor, costs, history)
         say(f"wrote outputs of {N} islands to {out}")
     return result
+
+
+def distinct_rows(theta: np.ndarray) -> np.ndarray:
+    """Indices of the first occurrence of each distinct row of ``theta``, in row order."""
+    _, first = np.unique(np.ascontiguousarray(theta), axis=0, return_index=True)
+    return np.sort(first)
 
 
 def _migrate(w: World, isles: list[_Island], N: int, M: int, xp: Any, minimise: Callable[[Any], Any],

@@ -22,21 +22,45 @@ def summary(F: np.ndarray, senses: Sequence[str], names: Sequence[str]) -> tuple
 
 
 def normalised_hv(G: np.ndarray, ideal: np.ndarray, nadir: np.ndarray) -> float | None:
-    """Hypervolume of the first front in objective space normalised by ``ideal`` and ``nadir``,
-    reference point 1.1 in every objective. None for 3+ objectives with a large front (exact HV cost)."""
+    """Hypervolume of the first front in objective space normalised by ``ideal`` and ``nadir`` (a run's
+    ``hv_ref``: ``data_reference`` since mode esp; generation 0's population in older checkpoints),
+    reference point 1.1 in every objective. None for 4+ objectives with a large front (exact HV cost)."""
     from leafctl.esp.nsga2 import hypervolume, nondominated_rank  # noqa: PLC0415
 
     front = G[nondominated_rank(G) == 1]
-    if G.shape[1] > 2 and len(front) > 200:
+    if G.shape[1] > 3 and len(front) > 200:
         return None
     span = np.where(nadir > ideal, nadir - ideal, 1.0)
     return hypervolume((front - ideal) / span, [1.1] * G.shape[1])
 
 
-def hv_reference(G0: np.ndarray) -> list[list[float]]:
-    """[ideal, nadir] of the finite rows of minimised objectives G0: the scale hypervolume is measured on."""
-    fin = G0[np.all(np.isfinite(G0), axis=1)]
-    return [fin.min(0).tolist(), fin.max(0).tolist()] if len(fin) else [[0.0] * G0.shape[1]] * 2
+def data_reference(objectives: Sequence[tuple[str, str]], outcomes: Sequence[str], Y: np.ndarray,
+                   actions: Sequence[Any], costs: np.ndarray) -> list[list[float]]:
+    """[ideal, nadir] (minimised form) taken from the data alone, so the hypervolume of a run on the
+    same data (and objectives) is comparable across runs, seeds, modes and predictors: an outcome
+    spans the range of its column in the data; action_cost spans the cheapest to the dearest
+    actions within the actions' ranges (per action: weight x its lowest or highest value; a
+    categorical action: its cheapest or dearest category)."""
+    from leafctl.esp.config import ACTION_COST  # noqa: PLC0415
+
+    lo_cost = hi_cost = 0.0
+    u = 0
+    for a in actions:
+        w = np.asarray(costs[u:u + a.width], dtype=np.float64)
+        ends = w if a.kind == "categorical" else np.array([w[0] * a.lo, w[0] * a.hi])
+        lo_cost, hi_cost = lo_cost + float(ends.min()), hi_cost + float(ends.max())
+        u += a.width
+    ideal, nadir = [], []
+    for name, sense in objectives:
+        if name == ACTION_COST:
+            lo, hi = lo_cost, hi_cost
+        else:
+            col = np.asarray(Y, dtype=np.float64)[:, list(outcomes).index(name)]
+            col = col[np.isfinite(col)]
+            lo, hi = (float(col.min()), float(col.max())) if col.size else (0.0, 0.0)
+        ideal.append(-hi if sense == "max" else lo)
+        nadir.append(-lo if sense == "max" else hi)
+    return [ideal, nadir]
 
 
 def progress_line(rec: dict[str, Any]) -> str:

@@ -7,9 +7,11 @@ code runs on NumPy or CuPy; nothing builds a dense P x P matrix (domination is c
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
+
+from leafctl.esp.constraints import CV
 
 # Elements per boolean block in the chunked k-objective path (rows x columns). Small enough for cache
 # and for P=100,000 on a GPU, large enough that the Python loop over blocks is not the cost.
@@ -24,8 +26,20 @@ def array_module(a: Any) -> Any:
     return cupy.get_array_module(a)
 
 
+class Constrained(NamedTuple):
+    """Minimised objectives with each row's constraint violation: what ``to_minimised`` gives for a
+    constrained run, and what ``rank_and_crowding`` ranks by Deb's constrained domination."""
+    G: Any  # (P, k) minimised objectives
+    cv: Any  # (P,) violation >= 0 (0: feasible)
+
+
 def to_minimised(F: Any, senses: Sequence[str]) -> Any:
-    """Natural-sign objectives (P, k) -> minimisation form; every non-finite value becomes +inf."""
+    """Natural-sign objectives (P, k) -> minimisation form; every non-finite value becomes +inf.
+
+    A last sense ``"cv"`` (constraints.CV) marks F's last column as the constraint violation of a
+    constrained run: the result is then ``Constrained(G, cv)``, which ``rank_and_crowding`` takes."""
+    if len(senses) and senses[-1] == CV:
+        return Constrained(to_minimised(F[:, :-1], senses[:-1]), F[:, -1])
     xp = array_module(F)
     sign = xp.asarray([-1.0 if s == "max" else 1.0 for s in senses], dtype=xp.float64)
     G = xp.asarray(F, dtype=xp.float64) * sign
@@ -290,8 +304,48 @@ def sort_key(rank: Any, crowding: Any) -> Any:
     return xp.lexsort(xp.stack(keys))
 
 
-def rank_and_crowding(F: Any) -> tuple[Any, Any]:
-    rank = nondominated_rank(F)
+def violation_rank(cv: Any) -> Any:
+    """Dense rank (1, 2, ...) of each row's constraint violation among the infeasible rows (cv > 0),
+    0 for feasible rows: in Deb's constrained domination an infeasible row is dominated exactly by
+    every row of smaller violation, so each distinct violation is a front of its own. NaN counts as
+    +inf (worst); equal violations share a rank."""
+    xp = array_module(cv)
+    v = xp.asarray(cv, dtype=xp.float64)
+    v = xp.where(xp.isnan(v), xp.inf, v)
+    infeasible = v > 0
+    out = xp.zeros(v.shape[0], dtype=xp.int64)
+    if bool(infeasible.any()):
+        vi = v[infeasible]
+        # searchsorted into the sorted distinct values: the dense rank, in whole-array passes.
+        out[infeasible] = xp.searchsorted(xp.unique(vi), vi) + 1
+    return out
+
+
+def constrained_rank(F: Any, cv: Any) -> Any:
+    """Fronts under Deb's constrained domination (minimised F, violations cv >= 0 per row): feasible
+    rows (cv == 0) take the NSGA-II fronts of their objectives, exactly as ``nondominated_rank``
+    ranks them alone; every infeasible row comes after all of them, by violation (see
+    ``violation_rank``), whatever its objectives."""
+    xp = array_module(F)
+    vr = violation_rank(cv)
+    feasible = vr == 0
+    rank = xp.zeros(vr.shape[0], dtype=xp.int64)
+    worst = 0
+    if bool(feasible.any()):
+        rf = nondominated_rank(xp.asarray(F)[feasible])
+        rank[feasible] = rf
+        worst = int(rf.max())
+    return xp.where(feasible, rank, vr + worst)
+
+
+def rank_and_crowding(F: Any, cv: Any = None) -> tuple[Any, Any]:
+    """NSGA-II rank and crowding of minimised F; with violations ``cv`` (per row, >= 0), the rank is
+    Deb's constrained domination (``constrained_rank``): feasible beats infeasible, a smaller violation
+    beats a larger one, feasible rows are Pareto-ranked. Crowding is computed within each front.
+    ``F`` may be a ``Constrained`` pair (``to_minimised`` of a constrained run) instead."""
+    if isinstance(F, Constrained):
+        F, cv = F
+    rank = nondominated_rank(F) if cv is None else constrained_rank(F, cv)
     return rank, crowding_distance(F, rank)
 
 
@@ -303,6 +357,15 @@ def _hv2d(P: np.ndarray, ref: np.ndarray) -> float:
     P = P[P[:, 1] < prev]  # the 2-D non-dominated staircase, f1 ascending, f2 descending
     tops = np.concatenate([[ref[1]], P[:-1, 1]])
     return float(np.sum((ref[0] - P[:, 0]) * (tops - P[:, 1])))
+
+
+def _hv3d(P: np.ndarray, ref: np.ndarray) -> float:
+    """3-D: slices between consecutive third-objective values, each a 2-D sweep of the points at or
+    below it. O(n^2 log n): 0.01 s for 200 points where WFG takes 0.7 s."""
+    P = P[np.argsort(P[:, 2], kind="stable")]
+    z = np.append(P[:, 2], ref[2])
+    return float(sum(_hv2d(P[: i + 1, :2], ref[:2]) * (z[i + 1] - z[i])
+                     for i in range(len(P)) if z[i + 1] > z[i]))
 
 
 def _nondominated(P: np.ndarray) -> np.ndarray:
@@ -331,7 +394,8 @@ def _wfg(P: np.ndarray, ref: np.ndarray) -> float:
 def hypervolume(F: Any, ref: Sequence[float]) -> float:
     """Exact hypervolume of minimised points F dominated region bounded by ``ref``.
 
-    2-D: sort and sweep, O(n log n). 3+ objectives: WFG on the non-dominated points (small fronts).
+    2-D: sort and sweep, O(n log n). 3-D: slicing, O(n^2 log n). 4+ objectives: WFG on the
+    non-dominated points (small fronts).
     Points not strictly better than ``ref`` in every objective, or non-finite, add nothing.
     """
     from leafctl.esp.xp import to_numpy  # noqa: PLC0415
@@ -348,4 +412,6 @@ def hypervolume(F: Any, ref: Sequence[float]) -> float:
         return float(r[0] - P[:, 0].min())
     if P.shape[1] == 2:
         return _hv2d(P, r)
+    if P.shape[1] == 3:
+        return _hv3d(P, r)
     return _wfg(_nondominated(np.unique(P, axis=0)), r)

@@ -1,12 +1,21 @@
 """Everything a finished run writes into its output folder.
 
-pareto.csv        id, rank, crowding, one column per objective (natural units and sign); every
-                  candidate of the final population, best first; id = row in population.npz
+pareto.csv        id, rank, crowding, one column per objective (natural units and sign), cv (a constrained
+                  run: constraint violation, 0 = feasible), is_knee, std_<outcome> (a predictor with
+                  members: ensemble, forest), risk_<objective> (risk K > 0: mean -/+ K*std, what the run
+                  ranked on; the objective columns stay the mean predictions); every candidate of the
+                  final population, best first; id = row in population.npz
 history.csv       generation, best_<obj>, mean_<obj> per objective, hypervolume, seconds
-population.npz    theta (P, D), F (P, k), rank, crowding, objective names (no pickles)
-predictor.npz     surrogate weights;  predictor_metrics.json: held-out RMSE and R^2 per outcome
-config.toml       the resolved config;  pareto.svg: the first two objectives, hand-written SVG
+population.npz    theta (P, D), F (P, k: the means), risk_F (risk > 0), rank, crowding, objective names
+                  (no pickles)
+predictor.npz     the surrogate's kind and plain arrays (no pickles; leafctl.esp.predictors.load);
+                  predictor_metrics.json: held-out RMSE and R^2 per outcome, warnings, auto's choice
+config.toml       the resolved config
+pareto.png/.svg   the front, knee marked; history.png: hypervolume and best/mean per generation (plots.py;
+                  without matplotlib a one-line note on stderr, and the run still succeeds)
 model/            MLflow pyfunc model folder (written without mlflow), see write_model
+baseline.json     the historical policy's predicted objectives ("today"), written at the start (seeding.py);
+                  lineage.json: warm_started_from / seeded_from, when generation 0 came from another run
 checkpoint.npz, progress.jsonl  (written during the run by engine.py; an island run also keeps
                   checkpoint.prev.npz and checkpoint-island-<i>[.prev].npz, see islands.py)
 """
@@ -20,7 +29,6 @@ import shutil
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
-from xml.sax.saxutils import escape
 
 import numpy as np
 
@@ -56,9 +64,32 @@ def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def pareto_rows(result: EvolveResult) -> tuple[list[str], list[list[str]]]:
     names = [n for n, _ in result.objectives]
     order = sort_key(result.rank, result.crowding)
+    knee = knee_row(result)
+    # A constrained run adds cv, each candidate's constraint violation (0 = feasible), after the objectives.
+    cv = [] if result.cv is None else [[fmt(float(v))] for v in result.cv]
+    # A predictor with members (ensemble, forest) adds std_<outcome>: each candidate's predicted spread.
+    std = result.std or {}
+    # risk K > 0 adds risk_<objective>: mean -/+ K*std, the values the run ranked on (and the knee is theirs).
+    risk = [] if result.risk_F is None else result.risk_F
     rows = [[fmt(int(i)), fmt(int(result.rank[i])), fmt(result.crowding[i])] + [fmt(v) for v in result.F[i]]
+            + (cv[i] if cv else []) + ["true" if i == knee else "false"] + [fmt(float(s[i])) for s in std.values()]
+            + ([fmt(v) for v in risk[i]] if len(risk) else [])
             for i in order]
-    return ["id", "rank", "crowding"] + names, rows
+    return (["id", "rank", "crowding"] + names + (["cv"] if cv else []) + ["is_knee"] + [f"std_{n}" for n in std]
+            + ([f"risk_{n}" for n in names] if len(risk) else [])), rows
+
+
+def knee_row(result: EvolveResult) -> int:
+    """The candidate ``--candidate knee`` prescribes with: the exported model's own choice, on the same
+    numbers (is_knee in pareto.csv, the knee of ``run evolve -o json`` and of the plots): the values the
+    run ranked on, risk-adjusted with risk > 0."""
+    return pyfunc_model.knee_index(pyfunc_model.minimised(ranked_objectives(result), result.objectives),
+                                   np.asarray(result.rank), result.cv)
+
+
+def ranked_objectives(result: EvolveResult) -> np.ndarray:
+    """The objective values the evolution ranked on: risk-adjusted with risk > 0, else the means."""
+    return result.F if result.risk_F is None else result.risk_F
 
 
 def history_rows(history: list[dict[str, Any]], names: Sequence[str]) -> tuple[list[str], list[list[str]]]:
@@ -76,55 +107,6 @@ def history_rows(history: list[dict[str, Any]], names: Sequence[str]) -> tuple[l
         rows.append([str(h["generation"])] + [v(h["best"][n]) for n in names] + [v(h["mean"][n]) for n in names]
                     + [v(h["hypervolume"]), v(h["seconds"])] + [v(x) for x in per_island])
     return header, rows
-
-
-def pareto_svg(result: EvolveResult, width: int = 640, height: int = 480) -> str:
-    """Scatter of the first two objectives: first front in a line and filled dots, the rest grey."""
-    names = [f"{n} ({s})" for n, s in result.objectives]
-    F = result.F
-    if F.shape[1] == 1:
-        F = np.concatenate([F, np.zeros_like(F)], axis=1)
-        names.append("")
-    ok = np.all(np.isfinite(F[:, :2]), axis=1)
-    m, pad = 60, 20
-    pts = F[ok, :2]
-    lo = pts.min(0) if len(pts) else np.zeros(2)
-    hi = pts.max(0) if len(pts) else np.ones(2)
-    span = np.where(hi > lo, hi - lo, 1.0)
-
-    def xy(p: np.ndarray) -> tuple[float, float]:
-        return (m + (p[0] - lo[0]) / span[0] * (width - m - pad),
-                height - m - (p[1] - lo[1]) / span[1] * (height - m - pad))
-
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
-           f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<line x1="{m}" y1="{height - m}" x2="{width - pad}" y2="{height - m}" stroke="black"/>',
-           f'<line x1="{m}" y1="{pad}" x2="{m}" y2="{height - m}" stroke="black"/>',
-           f'<text x="{(width + m) / 2:.0f}" y="{height - 20}" text-anchor="middle">{escape(names[0])}</text>',
-           f'<text x="16" y="{(height - m) / 2:.0f}" text-anchor="middle" '
-           f'transform="rotate(-90 16 {(height - m) / 2:.0f})">{escape(names[1])}</text>']
-    for i, (a, b) in enumerate([(lo[0], hi[0]), (lo[1], hi[1])]):
-        for t in np.linspace(a, b, 5):
-            if i == 0:
-                x, _ = xy(np.array([t, lo[1]]))
-                out.append(f'<text x="{x:.1f}" y="{height - m + 16}" text-anchor="middle">{t:.4g}</text>')
-            else:
-                _, y = xy(np.array([lo[0], t]))
-                out.append(f'<text x="{m - 4}" y="{y + 4:.1f}" text-anchor="end">{t:.4g}</text>')
-    front = ok & (result.rank == 1)
-    for i in np.nonzero(ok & ~front)[0]:
-        x, y = xy(F[i])
-        out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#bbbbbb"/>')
-    fpts = sorted(xy(F[i]) for i in np.nonzero(front)[0])
-    if len(fpts) > 1:
-        out.append('<polyline fill="none" stroke="#1f77b4" points="' +
-                   " ".join(f"{x:.1f},{y:.1f}" for x, y in fpts) + '"/>')
-    for x, y in fpts:
-        out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#1f77b4"/>')
-    out.append(f'<text x="{width - pad}" y="{pad}" text-anchor="end">first front: {len(fpts)} of {len(F)}</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
 
 
 def write_model(model_dir: Path, result: EvolveResult, config: EvolveConfig, layout: Any,
@@ -146,8 +128,16 @@ def write_model(model_dir: Path, result: EvolveResult, config: EvolveConfig, lay
         "hidden": layout.hidden,
         "objectives": [[n, s] for n, s in result.objectives],
         "candidates": {"id": list(range(len(result.F))), "rank": result.rank.tolist(),
-                       "crowding": result.crowding.tolist(), "objectives": result.F.tolist()},
+                       "crowding": result.crowding.tolist(), "objectives": ranked_objectives(result).tolist()},
     }
+    if result.risk_F is not None:
+        # knee and best:OBJ choose on "objectives" (risk-adjusted, as the run ranked); "means" is what
+        # model prescribe reports as predicted.
+        meta["risk"] = float(config.risk)
+        meta["candidates"]["means"] = result.F.tolist()
+    if result.cv is not None:  # model prescribe chooses among the feasible candidates (pyfunc_model)
+        meta["constraints"] = list(config.constraints)
+        meta["candidates"]["cv"] = result.cv.tolist()
     (model_dir / "data" / pyfunc_model.MODEL_JSON).write_text(json.dumps(meta), encoding="utf-8")
     np.savez(model_dir / "data" / pyfunc_model.WEIGHTS, theta=theta.astype(np.float32))
     py = platform.python_version()
@@ -185,7 +175,23 @@ def write_all(result: EvolveResult, config: EvolveConfig, layout: Any, theta: np
     names = [n for n, _ in result.objectives]
     atomic_write_text(out / "pareto.csv", _csv(*pareto_rows(result)))
     atomic_write_text(out / "history.csv", _csv(*history_rows(history, names)))
+    risk = {} if result.risk_F is None else {"risk_F": result.risk_F}
     atomic_savez(out / "population.npz", theta=theta, F=result.F, rank=result.rank,
-                 crowding=result.crowding, objectives=np.array(names))
-    atomic_write_text(out / "pareto.svg", pareto_svg(result))
+                 crowding=result.crowding, objectives=np.array(names), **risk)
+    write_plots(out)
     write_model(out / "model", result, config, layout, theta, ds)
+
+
+def write_plots(out: Path) -> None:
+    """pareto.png/.svg and history.png, titled with the run's id where a job runs (both backends set
+    AZUREML_RUN_ID). No matplotlib: one line on stderr (the job's log, which `run evolve` shows)."""
+    import os  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from leafctl.esp import plots  # noqa: PLC0415
+
+    run_id = os.environ.get("AZUREML_RUN_ID")
+    try:
+        plots.write_plots(out, f"LEAF-ESP run {run_id}" if run_id else f"LEAF-ESP {out.name}")
+    except plots.PlotsUnavailable as e:
+        print(f"note: no plots written; {e}", file=sys.stderr, flush=True)

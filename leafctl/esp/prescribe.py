@@ -84,6 +84,40 @@ def parse_candidate(text: str | int) -> str | int:
         raise UsageError(f"candidate {text!r} is not understood", "use knee, all, best:OBJECTIVE or an id") from None
 
 
+def chosen_candidates(model_dir: str | Path, candidate: str | int, label: str | None = None) -> list[dict[str, Any]]:
+    """The candidates ``candidate`` names, each {id, objectives}: what the surrogate predicted it
+    achieves (averaged over the training contexts, as in pareto.csv)."""
+    model = load_model(model_dir, label)
+    try:
+        rows = model.candidate_rows(parse_candidate(candidate))
+    except ValueError as e:
+        raise UsageError(str(e), "check the candidate") from None
+    return [{"id": model.ids[r], "objectives": model.predicted(r), "senses": dict(model.objectives),
+             # A constrained run's model: its constraints, this candidate's violation, whether any is feasible.
+             **({"constraints": model.constraints, "cv": float(model.cv[r]), "any_feasible": model.any_feasible}
+                if model.cv is not None else {})} for r in rows]
+
+
+def candidate_note(candidate: str | int, chosen: list[dict[str, Any]]) -> str:
+    """One line for stderr: which candidate prescribed, and what it is predicted to achieve."""
+    if len(chosen) != 1:
+        return f"candidate {candidate}: all {len(chosen)} candidates (the `candidate` column says which row is whose)"
+    c = chosen[0]
+    values = ", ".join(f"{n} {v:.5g} ({c['senses'][n]})" for n, v in c["objectives"].items())
+    which = f"{candidate} = id {c['id']}" if str(candidate) != str(c["id"]) else f"id {c['id']}"
+    line = f"candidate {which}; predicted over the training contexts: {values}"
+    if c.get("constraints"):
+        cons = ", ".join(c["constraints"])
+        if not c["any_feasible"]:
+            line += (f"; note: no candidate meets the constraints ({cons}): this one violates them least "
+                     f"(cv {c['cv']:.4g})")
+        elif c["cv"] > 0:
+            line += f"; note: it does not meet the constraints ({cons}; cv {c['cv']:.4g})"
+        else:
+            line += f"; meets the constraints ({cons})"
+    return line
+
+
 def _prescribe(model_dir: str | Path, contexts_csv: str | Path, candidate: str | int,
                label: str | None) -> tuple[Any, Any, list[str], list[int], list[list[Any]]]:
     """(model, contexts table, context names, chosen candidate ids, each one's action columns)."""
@@ -110,12 +144,22 @@ def prescribe(model_dir: str | Path, contexts_csv: str | Path,
     model, table, names, ids, acts = _prescribe(model_dir, contexts_csv, candidate, label)
     every = parse_candidate(candidate) == "all"
     header = (["candidate"] if every else []) + names + [a["name"] for a in model.actions]
-    echo = list(zip(*(table.column(n) for n in names)))
+    echo = list(zip(*(_echo_column(table, c) for c in model.context)))
     rows: list[list[Any]] = []
     for cid, cols in zip(ids, acts):
         prefix = [cid] if every else []
         rows.extend(prefix + list(c) + list(a) for c, a in zip(echo, zip(*(col.tolist() for col in cols))))
     return header, rows
+
+
+def _echo_column(table: Any, spec: dict[str, Any]) -> list[Any]:
+    """A context column as the rows give it back (JSON, YAML, tsv): a numeric one as the numbers the
+    CSV's cells parse to (77, 0.5: a whole number as an int), a categorical one as its text."""
+    if spec["kind"] == "categorical":
+        return table.column(spec["name"])
+    from leafctl.esp.data import numeric_column  # noqa: PLC0415
+
+    return [int(v) if v.is_integer() and abs(v) < 2 ** 53 else v for v in numeric_column(table, spec["name"]).tolist()]
 
 
 CSV_BLOCK = 1 << 18  # rows per piece of output text (pyarrow strings hold at most 2 GiB each)

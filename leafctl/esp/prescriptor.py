@@ -2,8 +2,9 @@
 
 The population is one genome tensor ``theta[P, D]``; ``Layout`` says where W1, b1, W2, b2 live in a
 row. Output units: one per continuous or binary action, one per category of a categorical action.
-Decoding: continuous = sigmoid squashed into the [min, max] seen in the data; binary = output > 0;
-categorical = argmax. Action cost = sum over action columns of weight * value in natural units
+Decoding: continuous = sigmoid squashed into the [min, max] seen in the data (or the config's
+action_range), rounded for an integer action; a simplex group's members = softmax of their outputs x
+the group's total; binary = output > 0; categorical = argmax (see actions.py). Action cost = sum over action columns of weight * value in natural units
 (categorical: the chosen category's cost, default 0), averaged over contexts by the evaluator.
 """
 
@@ -43,14 +44,18 @@ class Layout:
         b2 = theta[:, i:i + A]
         return W1, b1, W2, b2
 
-    def init(self, rng: np.random.Generator, P: int) -> np.ndarray:
-        """Glorot-scaled normal weights. Never exact zeros: percentage mutation could not move them."""
-        scale = np.concatenate([
+    def init_scale(self) -> np.ndarray:
+        """(D,) standard deviation of each gene at initialisation (Glorot-scaled; reset mutation
+        draws from the same)."""
+        return np.concatenate([
             np.full(self.n_in * self.hidden, 1.0 / np.sqrt(self.n_in)),
             np.full(self.hidden, 0.5),
             np.full(self.hidden * self.n_out, 1.0 / np.sqrt(self.hidden)),
             np.full(self.n_out, 0.5)])
-        return (rng.standard_normal((P, self.D)) * scale).astype(np.float32)
+
+    def init(self, rng: np.random.Generator, P: int) -> np.ndarray:
+        """Glorot-scaled normal weights. Never exact zeros: percentage mutation could not move them."""
+        return (rng.standard_normal((P, self.D)) * self.init_scale()).astype(np.float32)
 
     @property
     def enc_width(self) -> int:
@@ -103,8 +108,9 @@ def decode(raw: Any, layout: Layout, costs: Any, xp: Any = np) -> tuple[Any, Any
     index), predictor action encoding (..., A), action cost (...))."""
     natural, enc = [], []
     cost = xp.zeros(raw.shape[:-1], dtype=raw.dtype)
+    shares = _simplex_shares(raw, layout, xp)
     o = 0
-    for a in layout.actions:
+    for j, a in enumerate(layout.actions):
         if a.kind == "categorical":
             block = raw[..., o:o + a.width]
             idx = xp.argmax(block, axis=-1)
@@ -118,10 +124,36 @@ def decode(raw: Any, layout: Layout, costs: Any, xp: Any = np) -> tuple[Any, Any
                 v = (r > 0).astype(raw.dtype)
                 e = v
             else:
-                v = a.lo + (a.hi - a.lo) / (1.0 + xp.exp(-r))
+                if j in shares:
+                    v = shares[j]
+                else:
+                    # exp(-r) overflows to inf for r < -88 in float32, and 1 / inf = 0 is the sigmoid's
+                    # right limit: no warning for what is the intended saturation.
+                    with np.errstate(over="ignore"):
+                        v = a.lo + (a.hi - a.lo) / (1.0 + xp.exp(-r))
+                if a.integer:  # lo and hi are whole numbers, so the rounded value stays in range
+                    v = xp.rint(v)
                 e = (v - a.mean) / a.std
             natural.append(v)
             enc.append(e[..., None])
             cost = cost + costs[o] * v
         o += a.width
     return xp.stack(natural, axis=-1), xp.concatenate(enc, axis=-1), cost
+
+
+def _simplex_shares(raw: Any, layout: Layout, xp: Any) -> dict[int, Any]:
+    """{action index: decoded value} for the members of each simplex group: the softmax of the
+    group's outputs (max subtracted first, so large outputs cannot overflow) times its total."""
+    from leafctl.esp.actions import simplex_groups  # noqa: PLC0415
+
+    offsets, o = [], 0
+    for a in layout.actions:
+        offsets.append(o)
+        o += a.width
+    out: dict[int, Any] = {}
+    for total, members in simplex_groups(layout.actions):
+        block = raw[..., [offsets[j] for j in members]]
+        e = xp.exp(block - block.max(axis=-1, keepdims=True))
+        v = e * (total / e.sum(axis=-1, keepdims=True))
+        out.update({j: v[..., i] for i, j in enumerate(members)})
+    return out

@@ -112,7 +112,7 @@ def test_ragged_row_duplicate_header_and_two_roles(tmp_path):
 
 def test_config_errors(tiny_config):
     usage(lambda: EvolveConfig(**{**tiny_config.__dict__, "population": 1}).validate(), "population 1")
-    usage(lambda: EvolveConfig(**{**tiny_config.__dict__, "elites": 20}).validate(), "elites")
+    usage(lambda: EvolveConfig(**{**tiny_config.__dict__, "elites": 20, "mode": "leaf"}).validate(), "elites")
     usage(lambda: EvolveConfig(objectives=["revenue:up"]), "'up'")
     usage(lambda: load_config(None, ["populaton=5"]), "'populaton'", "did you mean 'population'")
     usage(lambda: load_config(None, {"population": "many"}), "'population'", "integer")

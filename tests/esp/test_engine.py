@@ -41,7 +41,7 @@ def test_evolve_writes_every_output(tiny_config, tmp_path):
     assert lines[-1]["generations"] == 4 and set(lines[-1]["best"]) == {"revenue", "margin"}
     with open(tmp_path / "pareto.csv") as fh:
         table = list(csv.reader(fh))
-    assert table[0] == ["id", "rank", "crowding", "revenue", "margin"]
+    assert table[0] == ["id", "rank", "crowding", "revenue", "margin", "is_knee"]
     assert len(table) == 1 + tiny_config.population
     assert table[1][1] == "1"
     pop = np.load(tmp_path / "population.npz", allow_pickle=False)
@@ -54,10 +54,12 @@ def test_evolve_writes_every_output(tiny_config, tmp_path):
     assert set(metrics["held_out"]["revenue"]) == {"rmse", "r2"}
     import xml.etree.ElementTree as ET
     svg = ET.parse(tmp_path / "pareto.svg").getroot()
-    assert svg.tag.endswith("svg") and len(svg.findall("{http://www.w3.org/2000/svg}circle")) == 20
-    # Hypervolume in normalised space never decreases in leaf mode (elites are kept).
+    assert svg.tag.endswith("svg")  # drawn by matplotlib: what it shows is tests/esp/test_plots.py's
+    # Hypervolume is measured against ranges fixed by the data (monitors.data_reference). It may fall
+    # between generations (in leaf mode only E elites survive; truncation drops front members), so
+    # only its being a number is checked here; test_quality.py checks that it is comparable.
     hv = [r["hypervolume"] for r in seen]
-    assert all(b >= a - 1e-12 for a, b in zip(hv, hv[1:]))
+    assert all(isinstance(v, float) and v >= 0 for v in hv)
     assert res.F.shape == (20, 2)
 
 

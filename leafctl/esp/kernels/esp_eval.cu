@@ -12,8 +12,10 @@
 // Layouts (row-major, float32): theta (P, D) with D = C*H + H + H*AOUT + AOUT as [W1 (C,H), b1 (H),
 // W2 (H,AOUT), b2 (AOUT)]; X (N, C) encoded contexts; Zc (N, PH) = X @ Wp1[:C] + bp1 precomputed;
 // Wa (AE, PH) the action rows of the predictor's first layer; Wp2 (PH, O), bp2 (O) with outcome scaling
-// folded in. act_info (n_act, 4) = kind (0 continuous, 1 binary, 2 categorical), output offset, width,
-// encoding offset; act_f (n_act, 4) = lo, hi, mean, std. cost_w (AOUT) per output unit.
+// folded in. act_info (n_act, 4) = kind (0 continuous, 1 binary, 2 categorical, 3 integer: continuous
+// rounded half to even, 4 member of a simplex group), output offset, width, and for kind 4 the simplex
+// group (otherwise the encoding offset, equal to the output offset and unused); act_f (n_act, 4) = lo,
+// hi, mean, std (kind 4: hi is the group's total). cost_w (AOUT) per output unit.
 // partial (P, n_cblocks, O + 1): sums of each predicted outcome, then of action cost.
 //
 // The per-(prescriptor, context) arithmetic is esp_pair(), a __host__ __device__ function the kernel
@@ -66,6 +68,21 @@ static ESP_INLINE __host__ __device__ void esp_pair(
         for (int k = 0; k < AOUT; ++k) a[k] = fmaf(t, Wo[h * AOUT + k], a[k]);
     }
 
+    // Simplex members first, into sv[] (each reads its whole group's raw outputs, which the in-place
+    // decoding below overwrites): total * softmax over the group, max subtracted (no overflow).
+    float sv[ESP_MAX_AOUT];
+    for (int j = 0; j < n_act; ++j) {
+        if (act_info[4 * j] != 4) continue;
+        const int g = act_info[4 * j + 3], off = act_info[4 * j + 1];
+        float m = a[off];
+        for (int k = 0; k < n_act; ++k)
+            if (act_info[4 * k] == 4 && act_info[4 * k + 3] == g) m = fmaxf(m, a[act_info[4 * k + 1]]);
+        float s = 0.0f;
+        for (int k = 0; k < n_act; ++k)
+            if (act_info[4 * k] == 4 && act_info[4 * k + 3] == g) s += expf(a[act_info[4 * k + 1]] - m);
+        sv[off] = expf(a[off] - m) * (act_f[4 * j + 1] / s);
+    }
+
     // Decode actions in place: a[] becomes the predictor's action encoding (same width).
     float cost = 0.0f;
     for (int j = 0; j < n_act; ++j) {
@@ -84,7 +101,8 @@ static ESP_INLINE __host__ __device__ void esp_pair(
         } else {
             const float lo = act_f[4 * j], hi = act_f[4 * j + 1];
             const float mean = act_f[4 * j + 2], sd = act_f[4 * j + 3];
-            const float v = lo + (hi - lo) / (1.0f + expf(-a[off]));
+            float v = kind == 4 ? sv[off] : lo + (hi - lo) / (1.0f + expf(-a[off]));
+            if (kind == 3) v = rintf(v);  // lo and hi are whole numbers: stays in range
             a[off] = (v - mean) / sd;
             cost += cost_w[off] * v;
         }

@@ -1,0 +1,104 @@
+"""Mode esp's selection: who breeds (a tournament over permutations) and who survives (fronts in rank
+order, the front that does not fit pruned one member at a time). Both work on whole arrays of one
+module (numpy or cupy); the pruning loop runs once per member removed, never per member kept.
+
+Measured on DTLZ2 and ZDT1 against pymoo's NSGA-II at equal evaluations (bench/esp_quality.py,
+bench/RESULTS.md "Fronts near the optimum").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leafctl.esp.nsga2 import Constrained, array_module, sort_key
+from leafctl.esp.xp import DeviceRandom
+
+# Removals done one at a time at most; a front that must lose more first loses the rest at once by
+# plain crowding, so a large GPU population costs at most this many small passes per generation.
+PRUNE_MAX = 256
+_FINITE_INF = 1e300  # an extreme's key: after every finite crowding, before every removed member
+
+
+def permutation_tournament(rng: DeviceRandom, rank: Any, crowding: Any, n: int) -> Any:
+    """Indices of ``n`` binary-tournament winners (lower rank, then larger crowding; a full tie to the
+    first), the contestants taken pairwise from random permutations of the population as pymoo's
+    TournamentSelection does: every member enters the same number of tournaments (give or take one),
+    so a good member is never left out by chance nor a poor one drawn many times."""
+    xp = array_module(rank)
+    P = int(rank.shape[0])
+    copies = -(-2 * n // P)
+    perm = xp.argsort(rng.random((copies, P)), axis=1).reshape(-1)[: 2 * n]
+    a, b = perm[0::2], perm[1::2]
+    a_wins = (rank[a] < rank[b]) | ((rank[a] == rank[b]) & (crowding[a] >= crowding[b]))
+    return xp.where(a_wins, a, b)
+
+
+def pruned_truncation(G: Any, rank: Any, crowding: Any, n: int) -> Any:
+    """Indices of the ``n`` survivors of minimised objectives ``G`` (best first, as ``sort_key``):
+    whole fronts in rank order, then the front that does not fit, pruned: its most crowded member
+    goes, its neighbours' crowding is recomputed, and again (Kukkonen & Deb 2006). Cutting that front
+    once by crowding computed before anyone left removes both members of every close pair and leaves
+    gaps; pruning keeps one of each and the spread even."""
+    if isinstance(G, Constrained):  # constrained domination ranked it; crowding is on the objectives
+        G = G.G
+    xp = array_module(G)
+    order = sort_key(rank, crowding)
+    N = int(G.shape[0])
+    if n >= N:
+        return order[:n]
+    last = rank[order[n - 1]]
+    start, end = int(xp.sum(rank < last)), int(xp.sum(rank <= last))
+    front = order[start:end]  # most crowded first
+    Gf = xp.asarray(G, dtype=xp.float64)[front]
+    if not bool(xp.all(xp.isfinite(Gf))):  # the non-finite rows' last front: no spread to keep
+        return order[:n]
+    n_remove = end - n
+    if n_remove > PRUNE_MAX:  # the most crowded go at once, the last PRUNE_MAX one at a time
+        m = int(front.shape[0]) - (n_remove - PRUNE_MAX)
+        front, Gf, n_remove = front[:m], Gf[:m], PRUNE_MAX
+    return xp.concatenate([order[:start], front[_prune(Gf, n_remove)]])
+
+
+def _prune(F: Any, n_remove: int) -> Any:
+    """Boolean mask over the rows of F (m, k) left after removing ``n_remove`` of them, each time the
+    one of smallest crowding distance (extremes last; ties to the lowest row). Each objective's sorted
+    order is kept as a doubly linked list (rows m and m+1 are its head and tail, at -inf and +inf), so
+    a removal unlinks one row and recomputes only its 2k neighbours' terms: a few array operations."""
+    xp = array_module(F)
+    m, k = int(F.shape[0]), int(F.shape[1])
+    head, tail = m, m + 1
+    cols = xp.arange(k)
+    span = F.max(axis=0) - F.min(axis=0)
+    flat = span <= 0  # an objective without spread adds nothing, as in crowding_distance
+    span = xp.where(flat, 1.0, span)
+    V = xp.concatenate([F, xp.full((1, k), -xp.inf), xp.full((1, k), xp.inf)])
+    nxt = xp.full((m + 2, k), tail, dtype=xp.int64)
+    prv = xp.full((m + 2, k), head, dtype=xp.int64)
+    rows = xp.arange(m, dtype=xp.float64)
+    for j in range(k):  # per objective (a handful), never per member
+        s = xp.lexsort(xp.stack([rows, F[:, j]]))  # by value, ties by row, on either device
+        nxt[s[:-1], j] = s[1:]
+        prv[s[1:], j] = s[:-1]
+
+    def terms(R: Any, C: Any) -> Any:
+        return xp.where(flat[C], 0.0, (V[nxt[R, C], C] - V[prv[R, C], C]) / span[C])
+
+    T = terms(xp.arange(m + 2)[:, None], cols[None, :])
+
+    def key_of(cd: Any) -> Any:
+        return xp.where(xp.isinf(cd), _FINITE_INF, cd)
+
+    key = key_of(T.sum(axis=1))
+    key[head] = xp.inf
+    key[tail] = xp.inf
+    C2 = xp.concatenate([cols, cols])
+    for _ in range(n_remove):
+        i = xp.argmin(key)  # stays on the device: no transfer per removal
+        key[i] = xp.inf
+        p, q = prv[i], nxt[i]
+        nxt[p, cols] = q
+        prv[q, cols] = p
+        R = xp.concatenate([p, q])
+        T[R, C2] = terms(R, C2)
+        key[R] = xp.where(key[R] == xp.inf, xp.inf, key_of(T[R].sum(axis=1)))
+    return key[:m] != xp.inf

@@ -1,0 +1,243 @@
+"""Fronts near the optimum: the exact test domains, the operators of mode esp, and small-budget quality
+checks whose thresholds fail on a broken optimiser (measured: see bench/RESULTS.md, "Fronts near the
+optimum"). Domains and measures: tests/esp/domains.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from .domains import Continuous, Rhea, TrueProblem, evolve_true, rhea_expert_genomes
+from leafctl.esp.operators import (context_crossover, decision_flip_mutation, decoded_behaviour,
+                                   esp_step, first_of_each_behaviour, real_vary)
+from leafctl.esp.xp import DeviceRandom
+
+
+@pytest.fixture(scope="module")
+def rhea(tmp_path_factory):
+    d = Rhea()
+    return d, d.write_csv(tmp_path_factory.mktemp("rhea") / "rhea.csv")
+
+
+@pytest.fixture(scope="module")
+def continuous(tmp_path_factory):
+    d = Continuous(n=200)
+    return d, d.write_csv(tmp_path_factory.mktemp("cont") / "cont.csv")
+
+
+# ------------------------------------------------------------------ the domains themselves
+
+def test_rhea_exact_front_is_rhea_demos_eleven_points(rhea):
+    d, _ = rhea
+    pts = np.rint(d.exact_front() * 7).astype(int).tolist()
+    assert pts == [[0, 0], [1, 2], [5, 5], [6, 7], [7, 10], [8, 11], [9, 15], [10, 19], [11, 23], [12, 27], [13, 31]]
+
+
+def test_continuous_exact_front_beats_every_fixed_policy(continuous):
+    d, _ = continuous
+    assert d.hv_ratio(d.exact_front()) == pytest.approx(1.0)
+    # Any one action pair for every context, swept over a grid, stays below the exact front: the
+    # exact front really is the per-context optimum, and hv_ratio sees the difference.
+    grid = np.stack(np.meshgrid(np.linspace(0, 1, 21), np.linspace(0, 1, 21)), -1).reshape(-1, 2)
+    A = np.broadcast_to(grid[:, None, :], (len(grid), d.x1.size, 2))
+    F = d.objective_values(A, A @ d.p)
+    assert 0.5 < d.hv_ratio(F) < 0.97
+    # Every exact point is on the per-context optimum of its lambda: no fixed policy dominates one.
+    G = np.stack([-F[:, 0], F[:, 1]], 1)
+    E = np.stack([-d.exact_front()[:, 0], d.exact_front()[:, 1]], 1)
+    assert not np.any(np.all(G[:, None, :] <= E[None, :, :] - 1e-9, axis=2))
+
+
+# ------------------------------------------------------------------ operators
+
+def _rhea_problem(rhea, hidden: int = 16) -> TrueProblem:
+    d, csv = rhea
+    return TrueProblem(d, csv, hidden)
+
+
+def test_decision_flip_flips_exactly_the_chosen_decision(rhea):
+    pb = _rhea_problem(rhea)
+    host = np.random.default_rng(0)
+    theta = pb.layout.init(host, 200)
+    before, _ = pb.actions(theta)
+    after, _ = pb.actions(decision_flip_mutation(DeviceRandom(np, host), theta, pb.layout, pb.X, 1.0, local=True))
+    changed = (before != after).reshape(200, -1).sum(1)
+    # Local fit over the 7 contexts (17 unknowns): one decision of one context flips, nothing else.
+    assert np.all(changed == 1)
+
+
+def test_context_crossover_acts_like_each_parent_somewhere(rhea):
+    pb = _rhea_problem(rhea)
+    host = np.random.default_rng(1)
+    A, B = pb.layout.init(host, 100), pb.layout.init(host, 100)
+    child, _ = pb.actions(context_crossover(DeviceRandom(np, host), A, B, pb.layout, pb.X, 1.0))
+    a, _ = pb.actions(A)
+    b, _ = pb.actions(B)
+    like_a = np.all(child == a, axis=2)  # (P, contexts)
+    like_b = np.all(child == b, axis=2)
+    # Each context's actions come from one parent (the ridge fit may miss a decision that sits
+    # within ~1e-3 of its threshold: measured 0.9986 of contexts).
+    assert np.mean(like_a | like_b) > 0.99
+    assert like_a.mean() > 0.3 and like_b.mean() > 0.3 and np.mean(like_b & ~like_a, axis=None) > 0.2
+
+
+def test_first_of_each_behaviour_keeps_the_earliest():
+    B = np.array([[1, 0], [0, 1], [1, 0], [0, 0], [0, 1]], float)
+    assert first_of_each_behaviour(B).tolist() == [True, True, False, True, False]
+
+
+def test_esp_step_keeps_distinct_behaviours(rhea):
+    pb = _rhea_problem(rhea)
+    d, _ = rhea
+    r = DeviceRandom(np, np.random.default_rng(2))
+    theta = pb.layout.init(r.host, 50)
+    theta[25:] = theta[:25]  # half the population are clones
+    F = pb.evaluate(theta)
+    from leafctl.esp.nsga2 import rank_and_crowding, to_minimised
+    from leafctl.esp.operators import esp_vary
+
+    beh = decoded_behaviour(pb.layout, pb.X)
+    vary = esp_vary(0.1, 0.1, decision_prob=1.0, layout=pb.layout, contexts=pb.X, context_prob=0.5)
+    minimise = lambda F_: to_minimised(F_, d.senses)  # noqa: E731
+    rank, crowd = rank_and_crowding(minimise(F))
+    theta2, F2 = esp_step(r.for_step(), theta, F, rank, crowd, pb.evaluate, vary, minimise, beh)
+    assert first_of_each_behaviour(beh(theta2)).all()
+    np.testing.assert_array_equal(F2, pb.evaluate(theta2))
+
+
+# ------------------------------------------------------------------ quality at small budgets
+
+def _hv(d, csv, mode, P, G, seed):
+    return d.hv_ratio(evolve_true(d, csv, d.config(csv, population=P, generations=G, seed=seed, mode=mode))[1])
+
+
+def test_esp_gets_nearer_the_continuous_front_than_leaf(continuous):
+    d, csv = continuous
+    esp = _hv(d, csv, "esp", 40, 40, 0)
+    leaf = _hv(d, csv, "leaf", 40, 40, 0)
+    # Measured here: esp 0.951, nsga2 0.932, leaf 0.904 (seed 0). Survival that keeps the worst half
+    # gives 0.30; a decision flip that does nothing still gives 0.950 (context crossover carries it at
+    # this budget), which the operator test above and the rhea tests below catch instead.
+    assert esp >= 0.94 and esp > leaf + 0.03, (esp, leaf)
+
+
+def test_esp_finds_more_of_the_rhea_front_than_leaf(rhea):
+    d, csv = rhea
+    found = {m: [d.points_found(evolve_true(d, csv, d.config(csv, population=60, generations=60, seed=s, mode=m))[1])
+                 for s in range(3)] for m in ("esp", "leaf")}
+    # Measured here (seeds 0-2): esp [3, 2, 2], leaf [1, 1, 1]; esp without the decision flip [2, 1, 2],
+    # without context crossover [1, 1, 1]. One seed alone is too noisy to judge (esp ranges 1-5).
+    assert sum(found["esp"]) >= 6 and max(found["leaf"]) <= 2, found
+
+
+def test_esp_combines_rheas_experts_into_most_of_the_front(rhea):
+    d, csv = rhea
+    found = []
+    for seed in range(3):
+        cfg = d.config(csv, population=60, generations=60, seed=seed, mode="esp")
+        pb = TrueProblem(d, csv, cfg.hidden)
+        host = np.random.default_rng(7)
+        theta0 = pb.layout.init(host, cfg.population)
+        theta0[:3] = rhea_expert_genomes(pb, host)
+        # The experts alone hold 1 exact point ((5, 5)); combining them per context reaches more.
+        assert d.points_found(pb.evaluate(theta0[:3])) == 1
+        found.append(d.points_found(evolve_true(d, csv, cfg, theta0)[1]))
+    # Measured here: [4, 4, 5]; without context crossover [2, 2, 2]. Seeds range 2-7 at this budget.
+    assert sum(found) >= 11, found
+
+
+def _zdt1(X: np.ndarray) -> np.ndarray:
+    f1 = X[:, 0]
+    g = 1 + 9 * X[:, 1:].mean(1)
+    return np.stack([f1, g * (1 - np.sqrt(f1 / g))], 1)
+
+
+def test_esp_step_on_zdt1_matches_pymoo_quality():
+    from leafctl.esp.nsga2 import hypervolume, rank_and_crowding
+
+    r = DeviceRandom(np, np.random.default_rng(0))
+    X = r.host.random((100, 30))
+    G = _zdt1(X)
+    vary = real_vary(np.zeros(30), np.ones(30))
+    for _ in range(99):
+        rank, crowd = rank_and_crowding(G)
+        X, G = esp_step(r.for_step(), X, G, rank, crowd, _zdt1, vary, behaviour=lambda T: T)
+    assert hypervolume(G, [1.1, 1.1]) >= 0.845  # pymoo 0.6.2's NSGA-II, same budget: 0.8486 (seed 0)
+
+
+# ------------------------------------------------------------------ the fixed hypervolume reference
+
+def test_hypervolume_reference_comes_from_the_data(continuous, tmp_path):
+    from leafctl.esp import checkpoint, monitors
+    from leafctl.esp.engine import evolve
+
+    d, csv = continuous
+    metas = []
+    for seed, mode in ((0, "esp"), (1, "leaf")):
+        cfg = d.config(csv, population=12, generations=2, seed=seed, mode=mode, hidden=4, seed_policies=False,
+                       predictor="ridge")
+        evolve(cfg, tmp_path / f"r{seed}")
+        metas.append(checkpoint.load(tmp_path / f"r{seed}" / checkpoint.FILE)["meta"])
+    assert metas[0]["hv_ref"] == metas[1]["hv_ref"]  # other seed, other mode: the same scale
+    ideal, nadir = metas[0]["hv_ref"]
+    rev = np.loadtxt(csv, delimiter=",", skiprows=1, usecols=5)
+    assert [ideal[0], nadir[0]] == pytest.approx([-rev.max(), -rev.min()])
+    assert [ideal[1], nadir[1]] == pytest.approx([0.0, 2.5])  # a1 + 1.5 a2 over [0, 1]^2
+    # The reported hypervolume is measured against it.
+    F = np.load(tmp_path / "r0" / "population.npz")["F"]
+    G = np.stack([-F[:, 0], F[:, 1]], 1)
+    assert metas[0]["history"][-1]["hypervolume"] == pytest.approx(
+        monitors.normalised_hv(G, np.asarray(ideal), np.asarray(nadir)))
+
+
+def test_an_old_checkpoint_keeps_its_own_reference(continuous, tmp_path):
+    from leafctl.esp import checkpoint, monitors
+    from leafctl.esp.engine import evolve
+
+    d, csv = continuous
+    cfg = d.config(csv, population=12, generations=2, seed=0, mode="leaf", hidden=4, seed_policies=False,
+                   predictor="ridge")
+    evolve(cfg, tmp_path)
+    path = tmp_path / checkpoint.FILE
+    st = checkpoint.load(path)
+    old_ref = [[-5.0, -1.0], [-1.0, 4.0]]  # as a generation-0 reference of an older run would be
+    st["meta"]["hv_ref"] = old_ref
+    checkpoint.save(path, st["theta"], st["F"], st["meta"])
+    cfg.generations = 3
+    evolve(cfg, tmp_path, resume=True)
+    meta = checkpoint.load(path)["meta"]
+    assert meta["hv_ref"] == old_ref
+    F = np.load(tmp_path / "population.npz")["F"]
+    G = np.stack([-F[:, 0], F[:, 1]], 1)
+    assert meta["history"][-1]["hypervolume"] == pytest.approx(
+        monitors.normalised_hv(G, np.asarray(old_ref[0]), np.asarray(old_ref[1])))
+
+
+# ------------------------------------------------------------------ the CLI
+
+def test_mode_elites_hidden_flags_reach_the_config(cli):
+    r = cli("run", "evolve", "--sample", "campaign", "--mode", "leaf", "--elites", "5", "--hidden", "8",
+            "--generations", "3", "--population", "20", "--dry-run", "-o", "json")
+    assert r.code == 0, r
+    c = r.json()["config"]
+    assert (c["mode"], c["elites"], c["hidden"]) == ("leaf", 5, 8)
+    default = cli("run", "evolve", "--sample", "campaign", "--dry-run", "-o", "json").json()["config"]
+    assert default["mode"] == "esp"
+
+
+def test_unknown_mode_is_a_usage_error(cli):
+    r = cli("run", "evolve", "--sample", "campaign", "--mode", "fast", "--dry-run", "-o", "json")
+    assert r.code == 2 and "unknown mode 'fast'" in r.stderr and "esp, leaf, nsga2" in r.stderr
+
+
+def test_help_says_what_hypervolume_is_measured_against(cli):
+    r = cli("run", "evolve", "--help", env={"COLUMNS": "200"})
+    text = " ".join(r.stdout.split())
+    assert "normalised by ranges fixed by the data" in text and "--mode" in text and "--elites" in text
+
+
+def test_evolve_doc_says_what_hypervolume_is_measured_against():
+    from pathlib import Path
+
+    doc = " ".join((Path(__file__).resolve().parents[2] / "docs" / "evolve.md").read_text().split())
+    assert "normalised by ranges fixed by the data" in doc and "`--mode leaf`" in doc
