@@ -1,7 +1,8 @@
 """Generate docs/commands.md, the command reference, from the real click tree; and docs/specs.md, what
 `-f spec.yml` carries and refuses per kind, from leafctl/specs/fields.py and the kind modules' FIELDS.
 
-    .venv/bin/python docs/generate.py           # rewrite docs/commands.md and docs/specs.md
+    .venv/bin/python docs/generate.py           # rewrite docs/commands.md, docs/specs.md and the Tab table
+                                                # (leafctl/cli/_complete_table.py, see leafctl/cli/_complete_gen.py)
     .venv/bin/python docs/generate.py --check   # exit 1 if either is stale
 
 The reference is built from click objects (usage pieces, parameters, help strings), never from the
@@ -202,6 +203,7 @@ def _render() -> str:
             for name, (_, help_) in GROUPS.items():
                 out.append(f"| [`{name}`](#{_anchor('leafctl ' + name)}) | {_escape(help_)} |")
             out.append("")
+            out += _examples_block(cmd)
             continue
         level = "#" * min(ctx.command_path.count(" ") + 1, 4)
         out += [f"{level} {path}", ""]
@@ -217,6 +219,7 @@ def _render() -> str:
                     continue
                 out.append(f"| [`{sub_name}`](#{_anchor(path + ' ' + sub_name)}) | {_escape(_short_help(sub))} |")
             out.append("")
+            out += _examples_block(cmd)
             continue
         args = [p for p in params if isinstance(p, click.Argument)]
         opts = [p for p in params if isinstance(p, click.Option) and not (p.name or "").startswith(GLOBAL_PREFIX)]
@@ -227,7 +230,16 @@ def _render() -> str:
         note = _global_note(cmd, ctx, root_globals)
         if note:
             out += [f"Global options: {note}.", ""]
+        out += _examples_block(cmd)
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _examples_block(cmd: click.Command) -> list[str]:
+    """The examples that end a command's or a group's --help (leafctl/cli/_examples.py), as Markdown."""
+    if not cmd.epilog:
+        return []
+    lines = [" ".join(p.split()) for p in cmd.epilog.split("\n\n") if p.strip() and p.strip() != "Examples:"]
+    return ["**Examples**", "", "```sh", *lines, "```", ""]
 
 
 def _escape_block(text: str) -> str:
@@ -372,7 +384,10 @@ def render_specs() -> str:
 
 
 def main(argv: list[str]) -> int:
-    outputs = [(TARGET, render(), "the CLI"), (SPECS_TARGET, render_specs(), "leafctl/specs (the FIELDS tables)")]
+    from leafctl.cli._complete_gen import TABLE_FILE, builtin_table, render_table
+
+    outputs = [(TARGET, render(), "the CLI"), (SPECS_TARGET, render_specs(), "leafctl/specs (the FIELDS tables)"),
+               (TABLE_FILE, render_table(builtin_table()), "the click tree (the fast Tab path's table)")]
     if "--check" in argv:
         stale = False
         for target, text, source in outputs:

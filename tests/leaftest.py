@@ -35,3 +35,30 @@ def assert_error(r: Result, code: int, *fragments: str) -> None:
 def leafctl_executable() -> str:
     exe = Path(sys.executable).parent / "leafctl"
     return str(exe) if exe.exists() else (shutil.which("leafctl") or "leafctl")
+
+
+def on_a_terminal(args: list[str], env: dict[str, str], wait: float = 120) -> tuple[int, bytes]:
+    """Run leafctl with stdout and stderr on a pseudo-terminal; (exit code, everything it printed)."""
+    import os  # noqa: PLC0415
+    import pty  # noqa: PLC0415
+    import select  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    master, slave = pty.openpty()
+    p = subprocess.Popen([leafctl_executable(), *args], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], wait)
+        if not ready:
+            p.kill()
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return p.wait(timeout=60), out

@@ -226,6 +226,7 @@ def open_dest(root: Path, name: str, mode: int | None = None) -> Iterator[Binary
     parts = _dest_parts(root, name)
     Path(root).mkdir(parents=True, exist_ok=True)
     fds = [os.open(root, os.O_RDONLY | os.O_DIRECTORY)]
+    tmp = None
     try:
         for i, part in enumerate(parts[:-1]):
             try:
@@ -266,9 +267,30 @@ def open_dest(root: Path, name: str, mode: int | None = None) -> Iterator[Binary
             except FileNotFoundError:
                 pass
             raise
+    except OSError as e:
+        named = _named_in_full(e, root, parts, tmp)
+        if named is e:
+            raise
+        raise named from e
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def _named_in_full(e: OSError, root: Path, parts: list[str], tmp: str | None) -> OSError:
+    """``e`` naming the whole path. A call relative to a folder's descriptor names only its last part, so
+    "cannot write MLmodel: the file system is read-only" would not say where: name root/…/MLmodel (the
+    user's name for a temp file). An error naming something else, or nothing, is left as it is."""
+    name = e.filename2 or e.filename
+    if not isinstance(name, str) or os.path.isabs(name):
+        return e
+    if name in parts:
+        full = Path(root, *parts[: parts.index(name) + 1])
+    elif name == tmp:
+        full = Path(root, *parts)
+    else:
+        return e
+    return type(e)(e.errno, e.strerror, str(Path(full).absolute()))
 
 
 def copy_into(src: Path, root: Path, name: str, on_chunk: Callable[[int], None] | None = None) -> int:

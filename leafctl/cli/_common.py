@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Iterator, Sequence
 
 import typer
@@ -33,6 +34,23 @@ DEFAULT_LIMIT = 50
 LimitOption = Annotated[int | None, typer.Option("--limit", "-L", min=1, metavar="N",
                                                  help=f"Show at most N, the newest (default: {DEFAULT_LIMIT}, in every output format).")]
 AllOption = Annotated[bool, typer.Option("--all", help=f"Show every one, not only the newest {DEFAULT_LIMIT} (what scripts want).")]
+
+# Downloads write into `--output-path DIR` on every command (az ml's name); `--dest` was `run download`'s
+# and `data download`'s name for it and stays, hidden, as an alias for a release.
+DestAlias = Annotated[Path | None, typer.Option("--dest", hidden=True, help="Old name of --output-path.")]
+DestAliasShort = Annotated[Path | None, typer.Option("--dest", "-d", hidden=True, help="Old name of --output-path.")]
+
+
+def output_folder(output_path: Path | None, dest: Path | None, default: Path | None = None) -> Path | None:
+    """The folder a download writes into, from --output-path or its old name --dest; refused when it is a file."""
+    if output_path is not None and dest is not None and output_path != dest:
+        raise UsageError("--dest is the old name of --output-path: give one", f"e.g. --output-path {output_path}")
+    if dest is not None:
+        info("note: --dest is now --output-path; --dest goes away in a later release")
+    folder = output_path if output_path is not None else dest if dest is not None else default
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise UsageError(f"--output-path {str(folder)!r} is a file", "give a folder to download into")
+    return folder
 
 
 def list_limit(limit: int | None, all_: bool) -> int | None:
@@ -87,7 +105,7 @@ def verbose(msg: str) -> None:
 
 
 _KV_EXAMPLES = {"--tag": "accuracy=0.93", "--input": "data=./data", "--env-var": "X=1", "--set": "workspace=default",
-                "--action-cost": "discount=2"}
+                "--action-cost": "discount=2", "--action-range": "emails=0:10"}
 
 
 def parse_kv(items: Sequence[str] | None, what: str = "--tag") -> dict[str, str]:
@@ -155,3 +173,23 @@ def progress(description: str) -> Iterator[RichProgress]:
         yield p
     finally:
         p.finish()
+
+
+def _profile_can_sign_in() -> None:
+    """Before azure-ai-ml is imported by anything (a spec's validation, the backend): the selected
+    profile's keys and secret reference (leafctl.profiles.check_azure_ready)."""
+    s = settings()
+    if s.backend == "azure":
+        from leafctl.profiles import check_azure_ready
+
+        check_azure_ready(s)
+
+
+def _register_checks() -> None:
+    from leafctl import backends
+
+    if _profile_can_sign_in not in backends.BEFORE_AZURE:
+        backends.BEFORE_AZURE.append(_profile_can_sign_in)
+
+
+_register_checks()

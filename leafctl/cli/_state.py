@@ -18,6 +18,7 @@ class State:
     verbose: int = 0
     debug: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
+    argv: list[str] = field(default_factory=list)  # the arguments after `leafctl`, as given
     _settings: Settings | None = None
     _backend: Backend | None = None
 
@@ -27,6 +28,15 @@ class State:
 
             self._settings = resolve(self.profile, self.overrides)
         return self._settings
+
+    def command_line(self) -> str:
+        """The leafctl command as the user gave it, redacted: what a record says was asked for
+        (an evolve run's ``command``), rather than the job line leafctl made of it."""
+        import shlex
+
+        from leafctl.redact import redact
+
+        return redact(shlex.join(["leafctl", *self.argv]))
 
     def backend(self) -> Backend:
         if self._backend is None:

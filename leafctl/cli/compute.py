@@ -10,10 +10,12 @@ from leafctl.cli._common import (DryRunOption, FileOption, SetOption, YesOption,
                                  note_local, settings)
 from leafctl.cli._complete import complete_compute_names
 from leafctl.errors import UsageError
+from leafctl.output import Column
 
 app = typer.Typer(help="Compute targets: clusters and instances.", no_args_is_help=True)
 
-COLUMNS = ["name", "type", "size", "min_nodes", "max_nodes", "tier", "state"]
+COLUMNS = ["name", "type", Column("size", drop=1), Column("min_nodes", drop=3), Column("max_nodes", drop=2), Column("tier", drop=4),
+           "state"]
 NameArg = Annotated[str, typer.Argument(help="Compute name.", autocompletion=complete_compute_names)]
 
 _TYPES = {"amlcompute": "cluster", "computeinstance": "instance", "cluster": "cluster", "instance": "instance"}

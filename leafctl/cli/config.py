@@ -6,13 +6,14 @@ from typing import Annotated
 
 import typer
 
+from leafctl.cli._complete import complete_profile_names
 from leafctl.cli._common import emit, info, parse_kv, state
 from leafctl.errors import Conflict, NotFound, UsageError
 
 app = typer.Typer(help="Profiles: create, show, select and validate them.", no_args_is_help=True)
 
 ProfileArg = Annotated[str | None, typer.Argument(help="Profile name (default: the selected profile).",
-                                                  autocompletion=lambda: __import__("leafctl.profiles").profiles.profile_names())]
+                                                  autocompletion=complete_profile_names)]
 
 
 def _load():
@@ -29,7 +30,8 @@ def _target(cf, name: str | None) -> str:
 
 @app.command()
 def init(
-    profile: Annotated[str, typer.Option("--profile", "-p", help="Name of the profile to create.")] = "default",
+    profile: Annotated[str | None, typer.Option("--profile", "-p", help="Name of the profile to create "
+                                                "(default: the global -p before the group, else default).")] = None,
     backend: Annotated[str, typer.Option("--backend", help="local | azure")] = "local",
     set_: Annotated[list[str] | None, typer.Option("--set", help="key=value for the new profile (repeatable).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the profile if it exists.")] = False,
@@ -39,7 +41,9 @@ def init(
     from leafctl.profiles import check_profile_name, check_value
 
     cf = _load()
-    check_profile_name(profile)
+    # `leafctl -p prod config init` names the profile as `leafctl config init -p prod` does: the root's -p
+    # is on the state (this command's own -p takes the name, so no global copy is injected here).
+    profile = check_profile_name(profile if profile is not None else (state().profile or "default"))
     if profile in cf.profiles and not force:
         raise Conflict(f"profile {profile!r} already exists in {cf.path}", "pass --force to replace it, or `config set` to change keys")
     values = {"backend": check_value("backend", backend)}
@@ -52,7 +56,16 @@ def init(
         cf.current_profile = profile
     cf.save()
     info(f"wrote profile {profile!r} to {cf.path}")
+    _warn_unusable(values, profile)
     emit({"name": profile, "path": str(cf.path), "current": cf.current_profile == profile, **_redacted(values)})
+
+
+def _warn_unusable(values: dict, name: str) -> None:
+    """On stderr: an azure profile every command would refuse as it stands (keys still to set)."""
+    from leafctl.profiles import azure_warnings
+
+    for line in azure_warnings(values, name):
+        info(f"warning: {line}")
 
 
 def _redacted(values: dict) -> dict:
@@ -66,9 +79,16 @@ def list_() -> None:
     """List the profiles in the config file."""
     from leafctl.profiles import select_profile
 
+    from leafctl.profiles import valid_profile_name
+
     cf = _load()
     current = select_profile(state().profile, cf)
-    names = sorted(set(cf.profiles) | {"default"}) if not cf.profiles else sorted(cf.profiles)
+    # `default` is always selectable (resolve() falls back to it), so it is listed, as `-p <Tab>` offers it.
+    names = sorted(set(cf.profiles) | {"default"})
+    for n in names:  # a hand-written [profiles."café"]: listed, as it is in the file, but no command takes it
+        if not valid_profile_name(n):
+            info(f"warning: profile {n!r} in {cf.path} has an invalid name: every command refuses it (use letters, "
+                 f"digits, '-', '_' or '.', starting with a letter or digit; rename it in the file)")
     rows = [{"name": n, "backend": cf.profiles.get(n, {}).get("backend", "local"),
              "workspace": cf.profiles.get(n, {}).get("workspace", "default"), "current": n == current} for n in names]
     emit(rows)
@@ -89,14 +109,16 @@ def show(name: ProfileArg = None) -> None:
 
 @app.command()
 def use(profile: Annotated[str, typer.Argument(help="Profile to make current.",
-                                               autocompletion=lambda: __import__("leafctl.profiles").profiles.profile_names())]) -> None:
+                                               autocompletion=complete_profile_names)]) -> None:
     """Make a profile the current one."""
     from leafctl.profiles import check_profile_name
 
     cf = _load()
     check_profile_name(profile)
     if profile not in cf.profiles and profile != "default":
-        raise NotFound(f"profile {profile!r} not found in {cf.path}", "see `leafctl config list`")
+        from leafctl.profiles import unknown_profile
+
+        raise unknown_profile(profile, cf)
     cf.current_profile = profile
     cf.save()
     emit({"current_profile": profile, "path": str(cf.path)})
@@ -114,11 +136,25 @@ def set_(
     cf = _load()
     name = _target(cf, profile)
     check_profile_name(name)
-    cf.profiles.setdefault(name, {})[key] = check_value(key, value)
+    value = check_value(key, value)
+    if name not in cf.profiles:  # a typo in -p must not pass unnoticed
+        info(_created_note(name, cf))
+    cf.profiles.setdefault(name, {})[key] = value
     if not cf.current_profile:
         cf.current_profile = name
     cf.save()
+    _warn_unusable(cf.profiles[name], name)
     emit({"profile": name, **_redacted({key: cf.profiles[name][key]})})
+
+
+def _created_note(name: str, cf) -> str:
+    """The stderr note for `config set` on a profile not in the file: it is created, and the existing
+    one the name is close to, if any (`-p prdo` for prod)."""
+    from difflib import get_close_matches
+
+    close = get_close_matches(name, sorted(set(cf.profiles) - {name}), n=1)
+    note = f"note: created profile {name!r} in {cf.path}"
+    return note + (f"; did you mean {close[0]!r}?" if close else "")
 
 
 @app.command()
@@ -130,11 +166,14 @@ def unset(
     cf = _load()
     name = _target(cf, profile)
     if name not in cf.profiles:
-        raise NotFound(f"profile {name!r} not found in {cf.path}", "see `leafctl config list`")
+        from leafctl.profiles import unknown_profile
+
+        raise unknown_profile(name, cf)
     if key not in cf.profiles[name]:
         raise NotFound(f"profile {name!r} has no key {key!r}", f"see `leafctl config show {name}`")
     del cf.profiles[name][key]
     cf.save()
+    _warn_unusable(cf.profiles[name], name)
     emit({"profile": name, "unset": key})
 
 

@@ -7,17 +7,20 @@ from typing import Annotated
 
 import typer
 
-from leafctl.cli._common import (DryRunOption, FileOption, SetOption, TagOption, YesOption, backend, confirm_destructive,
+from leafctl.cli._common import (DestAlias, DryRunOption, FileOption, SetOption, TagOption, YesOption, backend, confirm_destructive,
                                  emit, info, note_local, parse_kv, progress, settings)
 from leafctl.cli._complete import complete_data_names, complete_datastore_names
 from leafctl.errors import UsageError
+from leafctl.output import Column
 
 app = typer.Typer(help="Datastores, file transfers and versioned data assets.", no_args_is_help=True)
 store = typer.Typer(help="Datastores: create, show, list, delete.", no_args_is_help=True)
 app.add_typer(store, name="store")
 
-STORE_COLUMNS = ["name", "type", "account_name", "container_name", "credential", "is_default", "path"]
-ASSET_COLUMNS = ["name", "version", "type", "path", "created_at"]
+# On a narrow terminal a path is cut at its start ("…/datastores/x"), then the least useful columns go first.
+STORE_COLUMNS = ["name", "type", Column("account_name", drop=3), Column("container_name", drop=4), Column("credential", drop=5),
+                 Column("is_default", drop=2), Column("path", drop=1, cut=True, tail=True)]
+ASSET_COLUMNS = ["name", "version", Column("type", drop=2), Column("path", drop=1, cut=True, tail=True), "created_at"]
 DatastoreOpt = Annotated[str | None, typer.Option("--datastore", "-d", help="Datastore (default: profile datastore, else workspaceblobstore).",
                                                   autocompletion=complete_datastore_names)]
 StoreNameArg = Annotated[str, typer.Argument(help="Datastore name.", autocompletion=complete_datastore_names)]
@@ -119,10 +122,15 @@ def upload(
 @app.command()
 def download(
     path: Annotated[str, typer.Argument(help="A datastore path or azureml://datastores/<ds>/paths/<p> URI.")],
-    dest: Annotated[Path, typer.Option("--dest", help="Local folder to write into.")] = Path("."),
+    output_path: Annotated[Path | None, typer.Option("--output-path", metavar="DIR",
+                                                     help="Local folder to write into (default: the current folder).")] = None,
     datastore: DatastoreOpt = None,
+    dest: DestAlias = None,
 ) -> None:
-    """Download a file, or a folder's contents, into --dest. Unsafe stored names are refused."""
+    """Download a file, or a folder's contents, into --output-path. Unsafe stored names are refused."""
+    from leafctl.cli._common import output_folder
+
+    dest = output_folder(output_path, dest, Path("."))
     with progress(f"download {path}") as bar:
         emit(backend().download(path, dest, datastore=datastore, progress=bar))
 

@@ -6,28 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from leafctl.cli._common import DryRunOption, SetOption, YesOption, backend, confirm_destructive, emit, info, note_local
-from leafctl.cli._complete import _names, complete_compute_names
+from leafctl.cli._complete import complete_compute_names, complete_deployment_names, complete_endpoint_names
 from leafctl.errors import UsageError
+from leafctl.output import Column
 
 app = typer.Typer(help="Batch endpoints and their deployments.", no_args_is_help=True)
 deployment_app = typer.Typer(help="Batch deployments of an endpoint (the `az ml batch-deployment` commands).",
                              no_args_is_help=True)
 app.add_typer(deployment_app, name="deployment")
 
-COLUMNS = ["name", "model", "compute", "deployment", "state", "created_at"]
-DEPLOYMENT_COLUMNS = ["name", "endpoint", "model", "compute", "scoring_script", "is_default", "created_at"]
-
-
-def complete_endpoint_names(ctx: click.Context, incomplete: str) -> list[str]:
-    return _names(ctx, "SELECT name FROM endpoints", incomplete)
-
-
-def complete_deployment_names(ctx: click.Context, incomplete: str) -> list[str]:
-    return _names(ctx, "SELECT name FROM batch_deployments", incomplete)
+COLUMNS = ["name", Column("model", drop=1), Column("compute", drop=3), Column("deployment", drop=2), "state", "created_at"]
+DEPLOYMENT_COLUMNS = ["name", "endpoint", Column("model", drop=2), Column("compute", drop=4),
+                      Column("scoring_script", drop=5, cut=True, tail=True), Column("is_default", drop=1), "created_at"]
 
 
 NameArg = Annotated[str, typer.Argument(help="Endpoint name.", autocompletion=complete_endpoint_names)]

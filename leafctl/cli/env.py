@@ -9,10 +9,11 @@ import typer
 from leafctl.cli._common import DryRunOption, FileOption, SetOption, backend, emit, note_local
 from leafctl.cli._complete import complete_env_names
 from leafctl.errors import NotFound, UsageError
+from leafctl.output import Column
 
 app = typer.Typer(help="Environments: docker image plus conda file.", no_args_is_help=True)
 
-COLUMNS = ["name", "version", "image", "description", "created_at"]
+COLUMNS = ["name", "version", Column("image", drop=2, cut=True), Column("description", drop=3, cut=True), "created_at"]
 
 
 def _conda_text(path: str) -> str:

@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 
 from leafctl import __version__, redact
 from leafctl.cli import _state
+from leafctl.cli._examples import add_examples
 from leafctl.errors import LeafctlError
 from leafctl.output import FORMATS
 
@@ -34,6 +35,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "model": ("leafctl.cli.model", "Registered models: register, download, prescribe."),
     "endpoint": ("leafctl.cli.endpoint", "Batch endpoints serving a registered model."),
     "env": ("leafctl.cli.env", "Environments: docker image plus conda file."),
+    "example": ("leafctl.cli.example", "Example folders: sample data, a training job, an evolve config."),
     "plugins": ("leafctl.cli.plugins", "Installed leafctl plugins."),
 }
 
@@ -55,7 +57,7 @@ def _global_params(taken: set[str]) -> list[click.Parameter]:
         ("profile", ["-p", "--profile"], dict(help="Profile to use.", shell_complete=_complete_profile)),
         ("output", ["-o", "--output"], dict(type=click.Choice(FORMATS), help="Output format (default: table on a terminal, else json).")),
         ("query", ["-q", "--query"], dict(help="JMESPath query applied to the output.")),
-        ("verbose", ["-v", "--verbose"], dict(count=True, help="More detail on stderr.")),
+        ("verbose", ["-v", "--verbose"], dict(count=True, metavar="", help="More detail on stderr (-vv: the Azure SDK's logs too).")),
         ("debug", ["--debug"], dict(is_flag=True, help="Show tracebacks.")),
     ]
     params = []
@@ -79,10 +81,8 @@ def inject_globals(cmd: click.Command) -> click.Command:
     return cmd
 
 
-def _complete_profile(ctx: click.Context, param: click.Parameter, incomplete: str):
-    from leafctl.profiles import profile_names
-
-    return [n for n in profile_names() if n.startswith(incomplete)]
+# Completion callbacks live in _complete (stdlib only), so the fast Tab path can call them without click.
+from leafctl.cli._complete import complete_profile as _complete_profile  # noqa: E402
 
 
 def _load_group(name: str) -> click.Command | None:
@@ -106,10 +106,30 @@ def _load_group(name: str) -> click.Command | None:
     # A group, even for a Typer with one command (`plugins list`).
     cmd = lazy_group(sub) if isinstance(sub, typer.Typer) else inject_globals(sub)
     cmd.name = name
+    if isinstance(cmd, LazyGroup):
+        cmd._path = name
+        add_examples(cmd, name)  # `leafctl run --help` ends with a few examples, as each command's does
     return cmd
 
 
-class LazyGroup(TyperGroup):
+class SuggestingGroup(TyperGroup):
+    """`leafctl modle list` -> "did you mean 'model'?". Typer's own suggestion reads ``self.commands``,
+    which lazy groups fill only on demand; this asks ``list_commands`` (names only, nothing imported)."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        try:
+            return click.Group.resolve_command(self, ctx, args)
+        except click.UsageError as e:
+            if args and e.message.startswith("No such command"):
+                from difflib import get_close_matches
+
+                close = get_close_matches(str(args[0]), self.list_commands(ctx), n=1)
+                if close:
+                    e.message = f"no such command {args[0]!r}; did you mean {close[0]!r}?"
+            raise
+
+
+class LazyGroup(SuggestingGroup):
     """A Typer group whose commands are converted to click only when asked for.
 
     typer.main.get_group converts every command of a group (signature inspection, parameter
@@ -117,13 +137,19 @@ class LazyGroup(TyperGroup):
     """
 
     _lazy: dict[str, Any]
+    _path = ""  # "data store": this group's place in the tree (the examples table is keyed by it)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self._lazy)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in self.commands and name in self._lazy:
-            self.commands[name] = inject_globals(self._lazy[name]())
+            cmd = self._lazy[name]()
+            path = f"{self._path} {name}".strip()
+            if isinstance(cmd, LazyGroup):
+                cmd._path = path
+            add_examples(cmd, path)
+            self.commands[name] = inject_globals(cmd)
         return self.commands.get(name)
 
 
@@ -157,7 +183,7 @@ def _lazy_subgroup(app: typer.Typer, name: str) -> click.Group:
     return group
 
 
-class RootGroup(TyperGroup):
+class RootGroup(SuggestingGroup):
     """Lazy groups, and the one place errors become exit codes and one-line messages."""
 
     _listing = False
@@ -201,7 +227,7 @@ class RootGroup(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv
-        _state.reset()
+        _state.reset().argv = argv
         redact.reset()
         code = 0
         try:
@@ -212,6 +238,7 @@ class RootGroup(TyperGroup):
                 _say("error: interrupted — nothing more was done; run the command again to go on")
         except LeafctlError as e:
             _traceback(debug)
+            _suggest_name(e)
             _say(e.line())
             code = e.exit_code
         except click.exceptions.NoSuchOption as e:
@@ -256,6 +283,18 @@ class RootGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _suggest_name(e: LeafctlError) -> None:
+    """`model download chrun` -> "... did you mean 'churn'?", as misspelt commands, options and columns get."""
+    from leafctl.errors import NotFound
+
+    if isinstance(e, NotFound) and "did you mean" not in (e.hint or ""):
+        from leafctl.cli._complete import close_resource_name
+
+        close = close_resource_name(e.what)
+        if close:
+            e.hint = f"did you mean {close!r}? " + (e.hint or "")
 
 
 def _say(line: str) -> None:
@@ -333,17 +372,16 @@ app = typer.Typer(
 @app.callback()
 def root(
     profile: str = typer.Option(None, "--profile", "-p", help="Profile to use.", autocompletion=lambda: []),
-    output: str = typer.Option(None, "--output", "-o", help="Output format: table|json|yaml|tsv|none (default: table on a terminal, else json)."),
+    # The same type, metavar and help as the copies every command gets (_global_params): one option, shown one way.
+    output: str = typer.Option(None, "--output", "-o", click_type=click.Choice(FORMATS),
+                               help="Output format (default: table on a terminal, else json)."),
     query: str = typer.Option(None, "--query", "-q", help="JMESPath query applied to the output."),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More detail on stderr."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, metavar="", show_default=False,
+                                help="More detail on stderr (-vv: the Azure SDK's logs too)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
     st = _state.current()
-    if output is not None and output not in FORMATS:
-        from leafctl.errors import UsageError
-
-        raise UsageError(f"invalid output format {output!r}", f"use one of {', '.join(FORMATS)}")
     if profile is not None:  # here, so commands that never read the settings refuse a bad name too
         from leafctl.profiles import check_profile_name
 
@@ -354,6 +392,7 @@ def root(
 
 
 cli = typer.main.get_command(app)
+add_examples(cli, "")  # `leafctl --help` ends with where to start (a table of strings: nothing heavy)
 # The root's -p completes profile names too.
 for _p in cli.params:
     if getattr(_p, "name", None) == "profile":

@@ -18,4 +18,6 @@ def list_() -> None:
     for row in rows:
         err = load_error(row["name"]) if row["enabled"] else None
         row["status"] = "disabled" if not row["enabled"] else ("broken: " + err if err else "ok")
-    emit(rows, columns=["name", "distribution", "version", "status"])
+    from leafctl.output import Column
+
+    emit(rows, columns=["name", Column("distribution", drop=1), "version", Column("status", cut=True)])

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from leafctl.cli._common import (AllOption, DryRunOption, FileOption, LimitOption, SetOption, TagOption, YesOption, backend,
+from leafctl.cli._common import (AllOption, DestAliasShort, DryRunOption, FileOption, LimitOption, SetOption, TagOption, YesOption, backend,
                                  confirm_destructive, emit, info, list_limit, note_left_out, parse_kv, settings)
 from leafctl.cli._complete import complete_compute_names, complete_run_ids
 from leafctl.errors import Conflict, Interrupted, OperationFailed, UsageError
@@ -70,7 +70,7 @@ def wait_for(run_id: str, timeout: float | None, logs: bool) -> Run:
         detail = f" (exit code {run.exit_code})" if run.exit_code else ""
         hint = f"see `leafctl run logs {run.id}`"
         if run.exit_code == 0:  # the command succeeded and what failed after it (an output copy) is the error
-            hint = f"the job itself succeeded; its outputs are kept: `leafctl run download {run.id} --dest DIR`"
+            hint = f"the job itself succeeded; its outputs are kept: `leafctl run download {run.id} --output-path DIR`"
         if _resumable(run):  # the same way on as the interrupt message of `run evolve` gives
             hint = f"continue it with `leafctl run evolve --resume {run.id}`, or {hint}"
         raise OperationFailed(f"run {run.id} {run.status.lower()}{detail}: {run.error or 'no error recorded'}", hint)
@@ -196,7 +196,7 @@ def submit(
 
         from leafctl.specs.flags import job_overrides
 
-        spec = job_from_file(file, set_, job_overrides(spec))
+        spec = job_from_file(file, set_, job_overrides(spec), offline=dry_run)
     else:
         specs.check_command(spec)
     apply_defaults(spec)
@@ -239,9 +239,36 @@ def list_(
 
 
 @app.command()
-def show(run_id: RunIdArg) -> None:
-    """Show a run: status, times, exit code, inputs, outputs and where they are."""
-    emit(backend().get_run(run_id))
+def show(
+    run_id: RunIdArg,
+    plot: Annotated[bool, typer.Option("--plot", help="An evolve run: draw pareto.png, pareto.svg and history.png into "
+                                       "--output-path and open pareto.png where a display exists (else print the paths).")] = False,
+    output_path: Annotated[Path | None, typer.Option("--output-path", help="With --plot: the folder for the plots "
+                                                     "(default: ./RUN_ID-plots).")] = None,
+) -> None:
+    """Show a run: status, times, exit code, inputs, outputs and where they are.
+
+    With --plot (an evolve run, needs `pip install 'leafctl[plot]'`) the record gains `plots`, the files written."""
+    b = backend()
+    run = b.get_run(run_id)
+    if output_path is not None and not plot:
+        raise UsageError("--output-path is where --plot writes the plots", f"add --plot: leafctl run show {run_id} --plot")
+    if not plot:
+        emit(shown(run))
+        return
+    from leafctl.cli._runplot import plot_run
+
+    emit({**shown(run), "plots": plot_run(run, b, output_path)})
+
+
+def shown(run: Run) -> dict:
+    """A run as `run show` prints it; an evolve run's `command` is the leafctl command it was started
+    with (`leafctl run evolve --resume RUN`), its job's own line is `job_command`."""
+    if run.kind != "evolve":
+        return run.to_dict()
+    from leafctl.evolve import record
+
+    return record(run)
 
 
 @app.command()
@@ -281,12 +308,16 @@ def cancel(run_id: RunIdArg, yes: YesOption = False) -> None:
 @app.command()
 def download(
     run_id: RunIdArg,
-    dest: Annotated[Path, typer.Option("--dest", "-d", help="Folder to write the outputs into (one subfolder per output).")] = Path("."),
+    output_path: Annotated[Path | None, typer.Option("--output-path", metavar="DIR",
+                                                     help="Folder to write the outputs into, one subfolder per output "
+                                                          "(default: the current folder).")] = None,
     output: Annotated[str | None, typer.Option("--output", help="Only this named output.")] = None,
+    dest: DestAliasShort = None,
 ) -> None:
     """Download a run's outputs."""
-    if dest.exists() and not dest.is_dir():
-        raise UsageError(f"--dest {str(dest)!r} is a file", "give a folder to download into")
+    from leafctl.cli._common import output_folder
+
+    dest = output_folder(output_path, dest, Path("."))
     b = backend()
     path = b.download_run(run_id, dest, output=output)
     run = b.get_run(run_id)

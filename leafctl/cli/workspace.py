@@ -8,10 +8,11 @@ import typer
 
 from leafctl.cli._common import DryRunOption, FileOption, SetOption, YesOption, backend, confirm_destructive, emit, info, note_local
 from leafctl.cli._complete import complete_workspace_names
+from leafctl.output import Column
 
 app = typer.Typer(help="Workspaces: create, show, list, delete.", no_args_is_help=True)
 
-COLUMNS = ["name", "backend", "location", "path", "created_at"]
+COLUMNS = ["name", Column("backend", drop=2), Column("location", drop=3), Column("path", drop=1, cut=True, tail=True), "created_at"]
 NameArg = Annotated[str, typer.Argument(help="Workspace name.", autocompletion=complete_workspace_names)]
 
 

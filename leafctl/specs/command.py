@@ -347,6 +347,13 @@ def job_to_doc(spec: JobSpec) -> dict[str, Any]:
             inputs[k] = spec.inputs[k]  # a bare reference (`data: azureml:NAME:1`) as written
         elif k in spec.inputs:
             entry = dict(given_in[k]) if isinstance(given_in.get(k), dict) else {}
+            from pathlib import Path
+
+            local = Path(str(spec.inputs[k]))
+            if "type" not in entry and "://" not in str(local) and not str(local).startswith("azureml:") and local.exists():
+                # A flag's local path (`--input data=./data`) gets the type it is sent to Azure ML with. (A
+                # datastore path or an asset keeps the type only the service can tell: it is left out.)
+                entry["type"] = "uri_file" if local.is_file() else "uri_folder"
             entry["path"] = spec.inputs[k]
             inputs[k] = entry
     if inputs:

@@ -111,9 +111,12 @@ def env_label(env: Any) -> str:
 
 
 def job_from_file(file: str | Path | None, sets: Sequence[str] | None = None,
-                  overrides: Sequence[dict[str, Any]] | None = None, extra: dict[str, Any] | None = None) -> JobSpec:
+                  overrides: Sequence[dict[str, Any]] | None = None, extra: dict[str, Any] | None = None,
+                  offline: bool = False) -> JobSpec:
     """A JobSpec from an az ml command job YAML (flags as overrides). Every ``${{...}}`` must name a
-    declared input or output, local paths are relative to the YAML's folder; refused fields exit 2."""
+    declared input or output, local paths are relative to the YAML's folder; refused fields exit 2.
+    ``offline``: checked by leafctl.specs.job_offline instead of azure-ai-ml's loader (--dry-run: no
+    seconds-long SDK import; the submission itself validates with the SDK)."""
     from leafctl.specs import check_command
 
     where = str(file) if file else "the flags"
@@ -140,7 +143,21 @@ def job_from_file(file: str | Path | None, sets: Sequence[str] | None = None,
         for k, v in o.items():
             if k.startswith("inputs.") and k.count(".") == 1 and isinstance(v, dict) and str(v.get("type")) in LITERAL_TYPES:
                 o[k] = _literal(k[7:], v, where)
-    job, doc = load_with_doc("job", file, None, params, lend={"environment": _NO_ENV}, doc=raw if file else None)
+    job = None
+    if offline:
+        from leafctl.specs import job_offline
+        from leafctl.specs.load import apply_overrides
+
+        doc = copy.deepcopy(raw) if file else {}
+        apply_overrides(doc, params)
+        try:
+            job = job_offline.check(doc, where, _base(file))
+        except job_offline.Unsure:
+            pass  # a shape only azure-ai-ml can judge: its loader decides, below
+    if job is None:
+        # A dry run signs in nowhere, so it does not need the profile's secret (sign_in=False).
+        job, doc = load_with_doc("job", file, None, params, lend={"environment": _NO_ENV}, doc=raw if file else None,
+                                 sign_in=not offline)
     _fold_literals(doc, where)
     base = _base(file)
     inputs: dict[str, str] = {}

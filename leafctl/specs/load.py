@@ -158,6 +158,29 @@ def describe_invalid(e: BaseException) -> list[str]:
     return [_clean(text)]
 
 
+def _crashed_at(e: BaseException) -> str | None:
+    """The field whose value made azure-ai-ml's marshmallow schemas raise ``e`` (an AttributeError or
+    TypeError, not a ValidationError), from the traceback: the field names marshmallow's Schema was
+    loading (``_call_and_store``), the keys of Dict fields and the indexes of List fields on the way."""
+    import os
+
+    path: list[str] = []
+    tb = e.__traceback__
+    while tb is not None:
+        frame, tb = tb.tb_frame, tb.tb_next
+        if f"{os.sep}marshmallow{os.sep}" not in frame.f_code.co_filename:
+            continue
+        name, local = frame.f_code.co_name, frame.f_locals
+        if name == "_call_and_store" and "field_name" in local:
+            path.append(str(local["field_name"]))
+        elif name == "_deserialize" and frame.f_code.co_filename.endswith("fields.py"):
+            for key in ("key", "idx"):  # Mapping._deserialize, List._deserialize: the entry being read
+                if key in local:
+                    path.append(str(local[key]))
+                    break
+    return ".".join(path) or None
+
+
 def _loader(kind: str, doc: dict[str, Any]) -> Any:
     import azure.ai.ml as ml
 
@@ -207,19 +230,10 @@ def _preparsed_source(file: str | Path | None, doc: dict[str, Any]) -> tuple[Any
     return io.StringIO(head), [base]
 
 
-def load_with_doc(kind: str, file: str | Path | None, sets: Sequence[str] | None = None,
-                  overrides: Sequence[dict[str, Any]] | None = None,
-                  lend: dict[str, Any] | None = None, doc: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-    """(entity, document): the azure-ai-ml entity for a spec validated offline, and the YAML document with
-    the same overrides applied (what the user wrote, to tell given fields from defaults). ``overrides`` are
-    the command's flags; ``lend`` fills required fields the user left out, for validation only; ``doc``
-    is ``file`` already read (it is then not read again, and is changed in place).
-    No file: the flags and --set alone make the document. UsageError (exit 2) when it is invalid."""
-    if kind not in KINDS:
-        raise UsageError(f"unknown spec kind {kind!r}", f"one of {', '.join(KINDS)}")
-    if doc is None:
-        doc = read_doc(file) if file else {}
-    preparsed = _preparsed_source(file, doc)
+def apply_overrides(doc: dict[str, Any], overrides: Sequence[dict[str, Any]] | None = None,
+                    sets: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Apply the flags (``overrides``) and ``--set`` to ``doc`` in place; returns them as azure-ai-ml's
+    params_override (file < flags < --set; dotted keys reach nested fields)."""
     params: list[dict[str, Any]] = []
     for o in [dict(o) for o in overrides or [] if o] + parse_sets(sets):
         for k in o:  # `--set inputs.data.mode=...` on a bare `data: ./a`: promote it to {path: ./a} first
@@ -234,7 +248,30 @@ def load_with_doc(kind: str, file: str | Path | None, sets: Sequence[str] | None
     for o in params:
         for k, v in o.items():
             _set_path(doc, k, v)
+    return params
+
+
+def load_with_doc(kind: str, file: str | Path | None, sets: Sequence[str] | None = None,
+                  overrides: Sequence[dict[str, Any]] | None = None,
+                  lend: dict[str, Any] | None = None, doc: dict[str, Any] | None = None,
+                  sign_in: bool = True) -> tuple[Any, dict[str, Any]]:
+    """(entity, document): the azure-ai-ml entity for a spec validated offline, and the YAML document with
+    the same overrides applied (what the user wrote, to tell given fields from defaults). ``overrides`` are
+    the command's flags; ``lend`` fills required fields the user left out, for validation only; ``doc``
+    is ``file`` already read (it is then not read again, and is changed in place). ``sign_in`` False: a
+    dry run, which signs in nowhere, so the profile's sign-in checks (secret set, ...) are not run.
+    No file: the flags and --set alone make the document. UsageError (exit 2) when it is invalid."""
+    if kind not in KINDS:
+        raise UsageError(f"unknown spec kind {kind!r}", f"one of {', '.join(KINDS)}")
+    if doc is None:
+        doc = read_doc(file) if file else {}
+    preparsed = _preparsed_source(file, doc)
+    params = apply_overrides(doc, overrides, sets)
     params += [{k: v} for k, v in (lend or {}).items() if k not in doc]
+    from leafctl.backends import before_azure
+
+    if sign_in:
+        before_azure()  # the selected profile is checked before azure-ai-ml's import (seconds), not after
     from leafctl.backends.azure.client import quiet_sdk
 
     quiet_sdk()
@@ -253,9 +290,14 @@ def load_with_doc(kind: str, file: str | Path | None, sets: Sequence[str] | None
 
         from azure.ai.ml.exceptions import MlException
 
-        if not isinstance(e, (ValidationError, MlException, ValueError, TypeError, KeyError, FileNotFoundError)):
+        crashed_at = _crashed_at(e) if isinstance(e, (AttributeError, TypeError)) else None
+        if crashed_at is not None:
+            # The loader tripped over a value of the wrong shape (`services: {a: 1}`) instead of refusing it.
+            fields = [f"{crashed_at}: not a value azure-ai-ml can read ({type(e).__name__}: {e})"]
+        elif not isinstance(e, (ValidationError, MlException, ValueError, TypeError, KeyError, FileNotFoundError)):
             raise
-        fields = describe_invalid(e)
+        else:
+            fields = describe_invalid(e)
         raise UsageError(f"invalid {kind.replace('_', ' ')} spec {where}: " + "; ".join(fields),
                          f"fix the listed field{'s' if len(fields) > 1 else ''} (schema: {DOCS[kind]})") from None
 

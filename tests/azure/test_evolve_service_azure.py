@@ -128,7 +128,7 @@ def test_azure_profile_evolve_without_remote_end_to_end(az, fake, fj, az_backend
     assert (dl / "result" / "pareto.csv").is_file() and (dl / "result" / "model" / "MLmodel").is_file()
     # --no-wait: the same shape without the summary; --remote stays a synonym
     nw = ok(az("run", "evolve", *SMALL, "--compute", "gpu-cluster", "--remote", "--no-wait", "-o", "json"))
-    assert nw["id"] == nw["run_id"] and not {"hypervolume", "front"} & set(nw) and set(out) == set(nw) | {"hypervolume", "front"}
+    assert nw["id"] == nw["run_id"] and not {"hypervolume", "front", "knee", "predictor", "baseline"} & set(nw) and set(out) == set(nw) | {"hypervolume", "front", "knee", "predictor", "baseline"}
 
 
 def test_islands_on_the_cluster_what_azure_receives_and_runs(az, fake, fj, tmp_path):

@@ -27,7 +27,8 @@ def test_global_options_before_group_and_after_command_mean_the_same(cli):
     before = cli("-o", "json", "-q", "[].name", "config", "list")
     after = cli("config", "list", "-o", "json", "--query", "[].name")
     assert before.code == after.code == 0
-    assert json.loads(before.stdout) == json.loads(after.stdout) == ["dev"]
+    # `default` is always selectable, so it is listed (as `-p <Tab>` offers it; issue 11)
+    assert json.loads(before.stdout) == json.loads(after.stdout) == ["default", "dev"]
 
 
 def test_output_formats(cli):
@@ -85,7 +86,7 @@ def test_debug_shows_traceback(exe, leaf_env):
 
 def test_executable_exit_codes_and_stderr(exe):
     r = exe("config", "show", "-p", "nope")
-    assert_error(r, 3, "profile 'nope' not found")
+    assert_error(r, 2, "profile 'nope' not found")  # the exit-code table: a profile is usage (issue 11)
     assert r.stdout == ""
 
 

@@ -118,7 +118,7 @@ def test_register_and_prescribe(cli, tmp_path):
     every = list(csv.reader(cli("model", "prescribe", "camp:1", "--input", str(ctx), "--candidate", "all").stdout.splitlines()))
     assert every[0][0] == "candidate" and len(every) == 1 + 5 * 20
     dest = tmp_path / "out" / "best.csv"
-    r = cli("model", "prescribe", "camp", "--input", str(ctx), "--candidate", "best:revenue", "--output", str(dest), "-o", "json")
+    r = cli("model", "prescribe", "camp", "--input", str(ctx), "--candidate", "best:revenue", "--out", str(dest), "-o", "json")
     assert r.code == 0 and r.json()["rows"] == 5 and dest.read_text().startswith("age,")
     assert_error(cli("model", "prescribe", "camp", "--input", str(ctx), "--candidate", "best:nope"), 2, "nope")
     assert_error(cli("model", "prescribe", "camp", "--input", str(ctx), "--candidate", "9999"), 2, "9999")

@@ -17,7 +17,7 @@ import yaml
 from leaftest import assert_error
 
 FAST = ["--generations", "4", "--population", "16", "--predictor", "ridge"]
-SUMMARY = {"hypervolume", "front"}
+SUMMARY = {"hypervolume", "front", "knee", "predictor", "baseline"}
 
 
 def _record(home: Path, run_id: str) -> dict:

@@ -145,7 +145,7 @@ def test_prescribe_output_that_is_a_folder_is_a_usage_error(cli, tmp_path):
     contexts = tmp_path / "contexts.csv"
     contexts.write_text("age,income,past_spend,visits,region,channel\n35,62.0,480.5,4,north,web\n")
     (tmp_path / "out").mkdir()
-    assert_error(cli("model", "prescribe", "esp", "--input", str(contexts), "--output", str(tmp_path / "out")),
+    assert_error(cli("model", "prescribe", "esp", "--input", str(contexts), "--out", str(tmp_path / "out")),
                  2, "folder")
 
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import csv
 import os
-import pty
 import re
-import select
 import stat
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from leaftest import assert_error, leafctl_executable
+from leaftest import assert_error, leafctl_executable, on_a_terminal
 
 TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 LONG_NAME = "a rather long display name that nobody could fit into a narrow column"
@@ -161,25 +159,7 @@ def test_user_files_follow_the_umask_and_config_stays_private(exe, tmp_path, lea
 
 
 def _on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, bytes]:
-    """Run leafctl with stdout and stderr on a pseudo-terminal; (exit code, everything it printed)."""
-    master, slave = pty.openpty()
-    p = subprocess.Popen([leafctl_executable(), *args], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
-    os.close(slave)
-    out = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            p.kill()
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    return p.wait(timeout=60), out
+    return on_a_terminal(args, env, wait=60)
 
 
 def test_no_color_on_a_terminal_prints_no_escape_codes(exe):

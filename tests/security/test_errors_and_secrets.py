@@ -153,7 +153,7 @@ def test_300_character_upload_path_is_exit_2(exe, tmp_path):
 def test_prescribe_output_into_read_only_folder_is_exit_4(exe, model, mount):
     model("m")
     ro = mount("size=1m,ro")
-    r = exe("model", "prescribe", "m", "-i", str(model.contexts), "--output", str(ro / "out.csv"))
+    r = exe("model", "prescribe", "m", "-i", str(model.contexts), "--out", str(ro / "out.csv"))
     clean_error(r, 4, "read-only", str(ro / "out.csv"))
     assert ".tmp" not in r.stderr, r  # the user's file is named, not our temp file
 

@@ -64,7 +64,9 @@ def test_evolve_data_path_is_never_shell_code(exe, leaf_env, work, name):
     assert not (work / "P").exists() and not (_snapshot(leaf_env, run_id) / "P").exists()
     _no_marker(leaf_env)
     shown = exe("run", "show", run_id, "-o", "json").json()
-    assert "leafctl.esp.job" in shown["command"] and str(work / name) in shown["inputs"]["data"]
+    # `command` is what the user typed (quoted as a shell would need it); the job's own line is argv, no shell
+    assert shown["command"].startswith("leafctl run evolve --data ")
+    assert "leafctl.esp.job" in shown["job_command"] and str(work / name) in shown["inputs"]["data"]
 
 
 def test_evolve_resume_needs_no_shell(exe, leaf_env, work):
@@ -76,7 +78,8 @@ def test_evolve_resume_needs_no_shell(exe, leaf_env, work):
     hist = (Path(more.json()["outputs_path"]) / "result" / "history.csv").read_text().splitlines()
     assert len(hist) == 1 + 5
     shown = exe("run", "show", more.json()["run_id"], "-o", "json").json()
-    assert "cp -R" not in shown["command"] and "--resume-from" in shown["command"]
+    assert "cp -R" not in shown["job_command"] and "--resume-from" in shown["job_command"]
+    assert shown["command"].startswith(f"leafctl run evolve --resume {first.json()['id']}")
     _no_marker(leaf_env)
 
 

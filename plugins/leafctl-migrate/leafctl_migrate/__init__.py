@@ -1,4 +1,5 @@
-"""`leafctl migrate`: bring seed 004's `.env` files (AZML_* variables) into a leafctl profile."""
+"""`leafctl migrate`: bring the Azure ML SDK v1 orchestration scripts' `.env` files (AZML_* variables)
+into a leafctl profile."""
 
 from __future__ import annotations
 
@@ -59,12 +60,20 @@ def to_profile(env: dict[str, str]) -> tuple[dict[str, object], list[str]]:
 
 @app.command()
 def dotenv(
-    file: Annotated[Path, typer.Argument(help="The .env file (AZML_* variables).")],
+    file: Annotated[Path, typer.Argument(help="The .env file (AZML_SUBID, AZML_RESGRP, AZML_WORKSPACE, ...).")],
     profile: Annotated[str, typer.Option("--profile", "-p", help="Profile to write.")] = "azure",
     force: Annotated[bool, typer.Option("--force", help="Replace the profile if it exists.")] = False,
     use: Annotated[bool, typer.Option("--use/--no-use", help="Make it the current profile.")] = False,
 ) -> None:
-    """Write a profile from a .env file of AZML_* variables (seed 004's orchestration scripts)."""
+    """Write a profile from a .env file of AZML_* variables (the Azure ML SDK v1 orchestration scripts' .env files).
+
+    Secrets (AZML_CLIENT_SECRET, AZML_SP_PASSWORD) become env:NAME references, never copied.
+
+    Examples:
+
+      leafctl migrate dotenv .env --profile prod
+
+      leafctl migrate dotenv ./scripts/.env -p prod --force --use"""
     from leafctl.cli._common import emit, info
     from leafctl.errors import Conflict, NotFound, UsageError
     from leafctl.profiles import ConfigFile, check_profile_name
