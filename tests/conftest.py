@@ -17,8 +17,17 @@ from leaftest import Result, leafctl_executable
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _no_plots(request, monkeypatch):
+    """No end-of-run plots (1-4 s of matplotlib per run) except in tests marked ``plots``."""
+    if request.node.get_closest_marker("plots") is None:
+        monkeypatch.setenv("LEAFCTL_NO_PLOTS", "1")
+    else:
+        monkeypatch.delenv("LEAFCTL_NO_PLOTS", raising=False)
+
+
 @pytest.fixture
-def leaf_env(tmp_path, monkeypatch):
+def leaf_env(tmp_path, monkeypatch, request):
     """An empty leafctl world: no config file, an empty data home, non-interactive, no colour."""
     home = tmp_path / "leafhome"
     cfg = tmp_path / "config" / "config.toml"
@@ -30,6 +39,8 @@ def leaf_env(tmp_path, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("CI", "1")
     monkeypatch.setenv("LEAFCTL_NO_PROGRESS", "1")
+    if request.node.get_closest_marker("plots") is None:
+        monkeypatch.setenv("LEAFCTL_NO_PLOTS", "1")
     return tmp_path
 
 

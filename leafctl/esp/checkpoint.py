@@ -23,9 +23,10 @@ MAY_CHANGE = ("generations", "device", "checkpoint_every", "data",
 # Keys added after checkpoints were first written, with the value older runs had.
 _BEFORE = {"islands": 1, "migrate_every": 10, "migrants": 2,
            "integer": [], "action_range": {}, "simplex": [], "constraints": [], "risk": 0.0,
-           # Mode esp's settings: older runs were leaf or nsga2, where they do nothing.
-           "context_crossover": 0.5, "decision_prob": 1.0, "flip_prob": 0.0, "reset_prob": 0.0,
-           "behaviour_contexts": 32}
+           # Mode esp's settings: older runs were leaf or nsga2, where they do nothing (so they take
+           # today's defaults, and an old leaf or nsga2 run still resumes).
+           "context_crossover": 1.0, "decision_prob": 1.0, "flip_prob": 0.0, "reset_prob": 0.0,
+           "behaviour_contexts": 32, "history_prob": 0.5}
 
 
 # What a run settles when it starts and keeps when resumed, recorded in every checkpoint's meta:

@@ -103,12 +103,16 @@ class EvolveConfig:
     # decision_prob: share of children given one decision-flip mutation (a binary action flipped, a
     # category made the argmax, a continuous action moved, at one context). flip_prob / reset_prob:
     # per weight, a sign flip / a fresh draw from the initial scale. Duplicates are judged on the
-    # decoded actions at behaviour_contexts contexts (0: none removed).
-    context_crossover: float = 0.5
+    # decoded actions at behaviour_contexts contexts (0: none removed). history_prob: share of
+    # children that take, at one context, the whole action vector of a data row of that context.
+    # Context crossover and history mutation act only where the data has at most hidden + 1
+    # distinct contexts (their last-layer fit is exact there).
+    context_crossover: float = 1.0
     decision_prob: float = 1.0
     flip_prob: float = 0.0
     reset_prob: float = 0.0
     behaviour_contexts: int = 32
+    history_prob: float = 0.5
     # actions and constraints
     # Action types (leafctl/esp/actions.py): integer actions besides those the data shows to be whole
     # numbers; [action_range] COL = [LO, HI] (or "LO:HI") instead of the data's range; [[simplex]]
@@ -202,7 +206,7 @@ class EvolveConfig:
                  + ("has no such candidate" if kind == "auto" else "gives none"),
                  f"use --predictor {' or '.join(with_std)}, or risk = 0")
         # validate: optimiser
-        for key in ("context_crossover", "decision_prob", "flip_prob", "reset_prob"):
+        for key in ("context_crossover", "decision_prob", "flip_prob", "reset_prob", "history_prob"):
             v = getattr(self, key)
             need(0.0 <= v <= 1.0, f"{key} {v} is outside [0, 1]", f"e.g. {key} = {getattr(EvolveConfig, key)}")
         need(0 <= self.behaviour_contexts <= _MAX_COUNT, f"behaviour_contexts {self.behaviour_contexts} is outside "

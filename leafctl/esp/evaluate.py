@@ -65,6 +65,8 @@ class Problem:
     fused: bool = True  # use the fused kernel (CUDA on GPU, an LLVM-compiled one on CPU) when the shapes allow it
     constraints: Any = None  # constraints.Bound: evaluate() then appends each candidate's violation
     risk: float = 0.0  # K: objectives mean -/+ K*std (needs a predictor with members)
+    # (contexts, raw outputs) of the data's rows: what history mutation (operators.py) draws from
+    history: Any = None
 
     def __post_init__(self) -> None:
         xp = self.xp

@@ -184,9 +184,14 @@ def write_all(result: EvolveResult, config: EvolveConfig, layout: Any, theta: np
 
 def write_plots(out: Path) -> None:
     """pareto.png/.svg and history.png, titled with the run's id where a job runs (both backends set
-    AZUREML_RUN_ID). No matplotlib: one line on stderr (the job's log, which `run evolve` shows)."""
+    AZUREML_RUN_ID). No matplotlib: one line on stderr (the job's log, which `run evolve` shows).
+    LEAFCTL_NO_PLOTS=1: none (a CI pipeline that never looks at them saves 1-4 s a run; `run show
+    --plot` draws them later from the same files)."""
     import os  # noqa: PLC0415
     import sys  # noqa: PLC0415
+
+    if os.environ.get("LEAFCTL_NO_PLOTS", "") not in ("", "0"):
+        return
 
     from leafctl.esp import plots  # noqa: PLC0415
 

@@ -47,7 +47,8 @@ def _esp(config: Any, evaluate: Evaluate, minimise: Callable[[Any], Any], proble
     crossover; sign-flip and reset mutation if asked) besides LEAF's. ``problem`` gives the
     prescriptor layout and the contexts behaviour is read on (a fixed sample of distinct contexts)."""
     from leafctl.esp.nsga2 import rank_and_crowding  # noqa: PLC0415
-    from leafctl.esp.operators import context_sample, decoded_behaviour, esp_step, esp_vary  # noqa: PLC0415
+    from leafctl.esp.operators import (context_sample, decoded_behaviour, esp_step, esp_vary,  # noqa: PLC0415
+                                       history_donors)
 
     if problem is None:  # genomes that are not prescriptors (benchmarks): NSGA-II without duplicates
         vary = esp_vary(config.mutation_prob, config.mutation_factor, config.flip_prob, config.reset_prob)
@@ -60,9 +61,12 @@ def _esp(config: Any, evaluate: Evaluate, minimise: Callable[[Any], Any], proble
         # fit would swing the actions at the contexts outside the sample (measured: 3-objective domain
         # 0.913 -> 0.844), so the flip moves the last layer along the context's activations instead.
         exact = every_context and int(sample.shape[0]) <= layout.hidden + 1
+        history = getattr(problem, "history", None)
+        donors = history_donors(sample, *history) if exact and history is not None else None
         vary = esp_vary(config.mutation_prob, config.mutation_factor, config.flip_prob, config.reset_prob,
                         layout.init_scale(), config.decision_prob, layout, sample, local=exact,
-                        context_prob=config.context_crossover if exact else 0.0)
+                        context_prob=config.context_crossover if exact else 0.0,
+                        history=donors, history_prob=config.history_prob if donors is not None else 0.0)
         behaviour = decoded_behaviour(layout, sample) if config.behaviour_contexts else None
 
     def step(rng: DeviceRandom, theta: Any, F: Any) -> tuple[Any, Any]:

@@ -29,6 +29,7 @@ def small_csv(tmp_path):
     return _write(tmp_path / "small.csv", rows)
 
 
+@pytest.mark.plots  # pareto.svg is one of the outputs
 def test_sample_campaign_prints_front_and_writes_outputs(cli):
     r = cli("run", "evolve", "--sample", "campaign", *FAST, "-o", "json")
     assert r.code == 0, r

@@ -41,11 +41,13 @@ def _wrap(fn: Any) -> Any:
     return call
 
 
-def module() -> types.ModuleType:
-    m = types.ModuleType("strict_xp")
+def module(base: types.ModuleType = np) -> types.ModuleType:
+    m = types.ModuleType(f"strict_{base.__name__}")
 
     def __getattr__(name: str) -> Any:
-        obj = getattr(np, name)
+        obj = getattr(base, name)
+        if isinstance(obj, types.ModuleType):  # xp.linalg, as cupy.linalg
+            return module(obj)
         return obj if isinstance(obj, (type, np.dtype)) or not callable(obj) else _wrap(obj)
 
     m.__getattr__ = __getattr__  # PEP 562: looked up in the module's namespace

@@ -29,6 +29,7 @@ OUTPUTS = ["pareto.csv", "history.csv", "population.npz", "predictor.npz", "conf
            "model/code/leaf_esp_model.py", "model/data/esp_model.json", "model/data/prescriptors.npz"]
 
 
+@pytest.mark.plots  # pareto.svg is one of the outputs
 def test_evolve_writes_every_output(tiny_config, tmp_path):
     seen = []
     res = evolve(tiny_config, tmp_path, on_generation=seen.append)

@@ -21,6 +21,7 @@ from leafctl.esp import plots
 from leafctl.esp.engine import evolve
 
 PNG = b"\x89PNG\r\n\x1a\n"
+pytestmark = pytest.mark.plots  # the rest of the suite runs with LEAFCTL_NO_PLOTS=1 (tests/conftest.py)
 
 
 def _run(tiny_config, out: Path, **changes) -> Path:
@@ -119,6 +120,16 @@ def test_without_matplotlib_the_run_succeeds_and_says_what_to_install(tiny_confi
     assert "note: no plots written; plots need matplotlib: pip install 'leafctl[plot]'" in p.stderr
     assert (tmp_path / "r" / "pareto.csv").is_file() and (tmp_path / "r" / "model" / "MLmodel").is_file()
     assert not list((tmp_path / "r").glob("*.png")) and not (tmp_path / "r" / "pareto.svg").exists()
+
+
+def test_leafctl_no_plots_skips_the_end_of_run_plots(tiny_config, tmp_path, monkeypatch):
+    # (`run show --plot` still draws them: tests/cli/test_knee.py runs with LEAFCTL_NO_PLOTS=1 set.)
+    monkeypatch.setenv("LEAFCTL_NO_PLOTS", "1")
+    out = _run(tiny_config, tmp_path / "r", generations=1)
+    assert (out / "pareto.csv").is_file() and (out / "model" / "MLmodel").is_file()
+    assert not any((out / n).exists() for n in plots.FILES)
+    monkeypatch.setenv("LEAFCTL_NO_PLOTS", "0")  # "0" (or empty) is off, as for the other switches
+    assert all((_run(tiny_config, tmp_path / "s", generations=1) / n).is_file() for n in plots.FILES)
 
 
 def test_a_cluster_job_installs_matplotlib_so_remote_runs_write_plots_too():
