@@ -507,6 +507,12 @@ def parse_progress(line: str) -> dict[str, Any] | None:
     else:
         for item in filter(None, (p.strip() for p in rest.split("  "))):
             name, _, value = item.rpartition(" ")
+            if name == "risk-adjusted" and value.startswith("K="):  # a --risk run's best values
+                try:
+                    rec["risk"] = float(value[2:])
+                except ValueError:
+                    pass
+                continue
             try:
                 rec["best"][name] = float(value)
             except ValueError:

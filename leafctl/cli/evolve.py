@@ -259,6 +259,8 @@ class _Progress:
         best = "  ".join(f"{k} {number(v)}" for k, v in rec.get("best", {}).items() if isinstance(v, (int, float)))
         hv = rec.get("hypervolume")
         text = best + (f"  hv {hv:.4f}" if isinstance(hv, (int, float)) else "")
+        if rec.get("risk"):  # a --risk run's best values are mean -/+ K*std
+            text = f"risk-adjusted K={rec['risk']:g}  {text}"
         gen, total = rec.get("generation", 0), rec.get("generations") or self.generations
         if self._bar is not None:
             self._bar.update(self._task, completed=gen, total=total, best=text)

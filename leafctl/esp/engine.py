@@ -171,7 +171,8 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
         hv = monitors.normalised_hv(G, np.asarray(hv_ref[0]), np.asarray(hv_ref[1]))
         return {"generation": gen, "generations": config.generations, "best": best, "mean": mean,
                 "hypervolume": hv, "seconds": round(seconds, 6),
-                **({} if cv is None else {"feasible": int((cv == 0).sum())})}
+                **({} if cv is None else {"feasible": int((cv == 0).sum())}),
+                **({"risk": config.risk} if config.risk else {})}  # best/mean are mean -/+ K*std then
 
     def save(gen: int) -> None:
         meta = {"generation": gen, "rng": host.bit_generator.state, "history": history,

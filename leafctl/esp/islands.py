@@ -339,7 +339,8 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
                 "hypervolume": monitors.normalised_hv(hv_points(F_all), ideal, nadir),
                 "seconds": round(seconds, 6),
                 "island_hypervolume": [monitors.normalised_hv(hv_points(F), ideal, nadir) for F in Fs],
-                "migration_seconds": None if migration is None else round(migration, 6)}
+                "migration_seconds": None if migration is None else round(migration, 6),
+                **({"risk": config.risk} if config.risk else {})}  # best/mean are mean -/+ K*std then
 
     def checkpoint(gen: int) -> None:
         for isl in isles:

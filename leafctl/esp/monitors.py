@@ -64,11 +64,15 @@ def data_reference(objectives: Sequence[tuple[str, str]], outcomes: Sequence[str
 
 
 def progress_line(rec: dict[str, Any]) -> str:
-    """``generation 3/20  revenue 418.4  margin 154.2  hv 0.4200``: what `run logs` shows and
-    ``leafctl.evolve.parse_progress`` reads back."""
+    """``generation 3/20  revenue 418.4  margin 154.2  hv 0.4200`` (``generation 3/20  risk-adjusted
+    K=1  revenue ...`` in a --risk run): what `run logs` shows and ``leafctl.evolve.parse_progress``
+    reads back."""
     num = lambda v, f: format(v, f) if isinstance(v, (int, float)) else str(v)  # noqa: E731
     best = "  ".join(f"{k} {num(v, '.4g')}" for k, v in rec["best"].items())
-    return f"generation {rec['generation']}/{rec['generations']}  {best}  hv {num(rec['hypervolume'], '.4f')}"
+    # A --risk run ranks on mean -/+ K*std: its best values are those, and the line says so.
+    risk = f"  risk-adjusted K={rec['risk']:g}" if rec.get("risk") else ""
+    return (f"generation {rec['generation']}/{rec['generations']}{risk}  {best}  "
+            f"hv {num(rec['hypervolume'], '.4f')}")
 
 
 class Progress:

@@ -31,6 +31,15 @@ def uniform_crossover(rng: DeviceRandom, A: Any, B: Any) -> Any:
     return xp.where(rng.random(A.shape) < 0.5, A, B)
 
 
+def blend_crossover(rng: DeviceRandom, A: Any, B: Any, alpha: float = 0.25) -> Any:
+    """BLX-alpha (Eshelman & Schaffer 1993): each gene uniform on [a - alpha*d, b + alpha*d] for the
+    parents' values a <= b, d = b - a. Where uniform crossover only reshuffles the parents' values,
+    this also moves between and just past them, which is what fine convergence of a policy network
+    over many contexts needs (measured: 3-objective domain 0.943 -> 0.951, bench/RESULTS.md)."""
+    u = rng.random(A.shape).astype(A.dtype) * (1.0 + 2.0 * alpha) - alpha
+    return A + u * (B - A)
+
+
 def gaussian_percentage_mutation(rng: DeviceRandom, X: Any, prob: float, factor: float) -> Any:
     """LEAF's mutation: with probability ``prob`` a weight w becomes w + w * N(0, factor).
 
@@ -171,12 +180,12 @@ def esp_vary(mutation_prob: float, mutation_factor: float, flip_prob: float = 0.
              scale: Any = None, decision_prob: float = 0.0, layout: Any = None, contexts: Any = None,
              local: bool = True, context_prob: float = 0.0, history: Any = None,
              history_prob: float = 0.0) -> Vary:
-    """Mode esp's variation: uniform crossover, or with probability ``context_prob`` context
-    crossover; LEAF's percentage mutation; then sign-flip, reset and decision-flip mutation, and
+    """Mode esp's variation: blend crossover (BLX-0.25) of the weights, or with probability
+    ``context_prob`` context crossover; LEAF's percentage mutation; then sign-flip, reset and decision-flip mutation, and
     history mutation with ``history`` = (donors, counts) of ``history_donors`` (each off at
     probability 0; the last three need the prescriptor ``layout`` and a sample of ``contexts``)."""
     def vary(rng: DeviceRandom, A: Any, B: Any) -> Any:
-        X = uniform_crossover(rng, A, B)
+        X = blend_crossover(rng, A, B)
         if context_prob > 0:
             X = choose_rows(rng, context_prob, context_crossover(rng, A, B, layout, contexts, 1.0), X)
         X = gaussian_percentage_mutation(rng, X, mutation_prob, mutation_factor)

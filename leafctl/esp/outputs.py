@@ -5,7 +5,8 @@ pareto.csv        id, rank, crowding, one column per objective (natural units an
                   members: ensemble, forest), risk_<objective> (risk K > 0: mean -/+ K*std, what the run
                   ranked on; the objective columns stay the mean predictions); every candidate of the
                   final population, best first; id = row in population.npz
-history.csv       generation, best_<obj>, mean_<obj> per objective, hypervolume, seconds
+history.csv       generation, best_<obj>, mean_<obj> per objective, hypervolume, seconds (and risk:
+                  K, in a --risk run, whose best_/mean_ are mean -/+ K*std)
 population.npz    theta (P, D), F (P, k: the means), risk_F (risk > 0), rank, crowding, objective names
                   (no pickles)
 predictor.npz     the surrogate's kind and plain arrays (no pickles; leafctl.esp.predictors.load);
@@ -98,6 +99,9 @@ def history_rows(history: list[dict[str, Any]], names: Sequence[str]) -> tuple[l
     # file keeps its shape.
     n_islands = max((len(h.get("island_hypervolume") or ()) for h in history), default=0)
     header += [f"hypervolume_island_{i}" for i in range(n_islands)]
+    # A --risk run's best_/mean_ columns are mean -/+ K*std (what it ranked on): a last column says K.
+    risk = any(h.get("risk") for h in history)
+    header += ["risk"] if risk else []
     rows = []
     for h in history:
         def v(x: Any) -> str:
@@ -105,7 +109,8 @@ def history_rows(history: list[dict[str, Any]], names: Sequence[str]) -> tuple[l
         per_island = list(h.get("island_hypervolume") or ())
         per_island += [None] * (n_islands - len(per_island))
         rows.append([str(h["generation"])] + [v(h["best"][n]) for n in names] + [v(h["mean"][n]) for n in names]
-                    + [v(h["hypervolume"]), v(h["seconds"])] + [v(x) for x in per_island])
+                    + [v(h["hypervolume"]), v(h["seconds"])] + [v(x) for x in per_island]
+                    + ([v(h.get("risk"))] if risk else []))
     return header, rows
 
 

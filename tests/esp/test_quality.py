@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from .domains import Continuous, Rhea, TrueProblem, evolve_true, rhea_expert_genomes
-from leafctl.esp.operators import (context_crossover, decision_flip_mutation, decoded_behaviour,
+from leafctl.esp.operators import (blend_crossover, context_crossover, decision_flip_mutation, decoded_behaviour,
                                    esp_step, first_of_each_behaviour, history_donors, history_mutation,
                                    real_vary)
 from leafctl.esp.xp import DeviceRandom
@@ -178,6 +178,29 @@ def test_esp_gets_nearer_the_continuous_front_than_leaf(continuous):
     # gives 0.30; a decision flip that does nothing still gives 0.950 (context crossover carries it at
     # this budget), which the operator test above and the rhea tests below catch instead.
     assert esp >= 0.94 and esp > leaf + 0.03, (esp, leaf)
+
+
+def test_esp_on_the_three_objective_domain_beats_uniform_crossover(monkeypatch, tmp_path):
+    import leafctl.esp.operators as ops
+
+    d = Continuous(three=True)
+    csv = d.write_csv(tmp_path / "c3.csv")
+    blend = _hv(d, csv, "esp", 100, 100, 0)
+    monkeypatch.setattr(ops, "blend_crossover", lambda rng, A, B: ops.uniform_crossover(rng, A, B))
+    uniform = _hv(d, csv, "esp", 100, 100, 0)
+    # Measured here (seed 0): blend 0.932, uniform 0.921 (leaf 0.855 over seeds 0-2).
+    assert blend >= 0.925 and blend > uniform + 0.005, (blend, uniform)
+
+
+def test_blend_crossover_spreads_around_the_parents():
+    r = DeviceRandom(np, np.random.default_rng(0))
+    A = np.zeros((2000, 50), np.float32)
+    B = np.ones((2000, 50), np.float32)
+    C = blend_crossover(r, A, B)  # alpha 0.25: uniform on [-0.25, 1.25]
+    assert C.dtype == np.float32 and C.min() >= -0.25 and C.max() <= 1.25
+    assert abs(C.mean() - 0.5) < 0.01 and (C < 0).mean() > 0.1 and (C > 1).mean() > 0.1
+    assert np.isclose(np.var(C), 1.5 ** 2 / 12, rtol=0.02)
+    np.testing.assert_array_equal(blend_crossover(r, B, B), B)  # equal parents: equal child
 
 
 def test_esp_finds_more_of_the_rhea_front_than_leaf(rhea):

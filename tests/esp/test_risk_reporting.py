@@ -87,6 +87,27 @@ def test_without_risk_there_are_no_risk_columns(tiny_config, tmp_path):
         assert "risk_F" not in z.files
 
 
+def test_progress_and_history_of_a_risk_run_say_their_values_are_risk_adjusted(tiny_config, tmp_path):
+    from leafctl.esp.monitors import progress_line
+    from leafctl.evolve import parse_progress
+
+    lines = []
+    evolve(_risky(tiny_config, K), tmp_path / "r", log=lines.append)
+    recs = [json.loads(x) for x in (tmp_path / "r" / "progress.jsonl").read_text().splitlines()]
+    assert recs and all(r["risk"] == K for r in recs)
+    shown = [ln for ln in lines if parse_progress(ln)]
+    assert shown and all(f"risk-adjusted K={K:g}  revenue " in ln for ln in shown)
+    back = parse_progress(shown[-1])  # what `run evolve` and `run logs` read from a job's log
+    assert back["risk"] == K and set(back["best"]) == {"revenue", "margin"} and back["hypervolume"] is not None
+    hist = list(csv.DictReader(open(tmp_path / "r" / "history.csv")))
+    assert [float(h["risk"]) for h in hist] == [K] * len(recs)
+    # Without risk: no key, no words, no column (the files keep their shape).
+    evolve(_risky(tiny_config, 0.0), tmp_path / "p")
+    rec = json.loads((tmp_path / "p" / "progress.jsonl").read_text().splitlines()[-1])
+    assert "risk" not in rec and "risk" not in progress_line(rec) and "risk" not in parse_progress(progress_line(rec))
+    assert "risk" not in next(csv.DictReader(open(tmp_path / "p" / "history.csv")))
+
+
 def test_risk_run_resumes_byte_identically(tiny_config, tmp_path):
     cfg = _risky(tiny_config, K)
     evolve(dataclasses.replace(cfg, generations=3), tmp_path / "straight")
@@ -109,6 +130,7 @@ def test_cli_json_and_model_prescribe_report_means_with_risk(cli, tmp_path):
     r = cli("run", "evolve", "--sample", "campaign", "--predictor", "forest", "--risk", "20",
             "--population", "12", "--generations", "1", "-o", "json")
     assert r.code == 0, r
+    assert "generation 1/1  risk-adjusted K=20  revenue " in r.stderr  # the progress says what it shows
     run = r.json()
     rows = {int(x["id"]): x for x in _rows(Path(run["outputs_path"]) / "result" / "pareto.csv")}
     knee = run["knee"]
