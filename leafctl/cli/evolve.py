@@ -259,8 +259,8 @@ class _Progress:
         best = "  ".join(f"{k} {number(v)}" for k, v in rec.get("best", {}).items() if isinstance(v, (int, float)))
         hv = rec.get("hypervolume")
         text = best + (f"  hv {hv:.4f}" if isinstance(hv, (int, float)) else "")
-        if rec.get("risk"):  # a --risk run's best values are mean -/+ K*std
-            text = f"risk-adjusted K={rec['risk']:g}  {text}"
+        if rec.get("risk"):  # a --risk run's best values are mean -/+ K*std; last, so a narrow bar cuts it first
+            text += f"  (risk K={rec['risk']:g})"
         gen, total = rec.get("generation", 0), rec.get("generations") or self.generations
         if self._bar is not None:
             self._bar.update(self._task, completed=gen, total=total, best=text)

@@ -154,9 +154,7 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
     predictor, metrics = surrogate.fit_or_load(config, ds, out, s_pred, reuse=state is not None, say=say)
     dump_config(config, out / "config.toml")
     seeding.write_baseline(out, predictor, ds, costs, config, say)  # "today": the data's own actions
-    problem = Problem(layout, predictor, surrogate.contexts(ds, config, s_ctx), config.resolved_outcomes(),
-                      list(config.objectives), costs, xp, constraints=constraints.for_run(config, ds, costs),
-                      risk=config.risk, history=(ds.Xc, seeding.action_targets(layout.actions, ds.Xa)))
+    problem = Problem.for_run(config, ds, layout, predictor, costs, xp, surrogate.contexts(ds, config, s_ctx))
     fixed["cpu_evaluation"] = problem.keep_cpu_evaluation(fixed["cpu_evaluation"], say)
     # A constrained run's F carries the violation as a last column; the "cv" sense makes the ranking use it.
     rank_senses = senses + [constraints.CV] if problem.constraints is not None else senses

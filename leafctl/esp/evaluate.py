@@ -68,6 +68,18 @@ class Problem:
     # (contexts, raw outputs) of the data's rows: what history mutation (operators.py) draws from
     history: Any = None
 
+    @classmethod
+    def for_run(cls, config: Any, ds: Any, layout: presc.Layout, predictor: Predictor, costs: Any, xp: Any,
+                contexts: Any) -> "Problem":
+        """The problem a run (engine.evolve, each island of islands.py) evolves against: ``predictor``
+        on ``contexts`` (surrogate.contexts), the config's objectives, constraints and risk, and the
+        data's rows for history mutation."""
+        from leafctl.esp import constraints, seeding  # noqa: PLC0415
+
+        return cls(layout, predictor, contexts, config.resolved_outcomes(), list(config.objectives), costs, xp,
+                   constraints=constraints.for_run(config, ds, costs), risk=config.risk,
+                   history=seeding.history(layout, ds))
+
     def __post_init__(self) -> None:
         xp = self.xp
         C = self.layout.n_in

@@ -277,7 +277,6 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
         return have
 
     xp, ds, costs, data_hash, have = _agree(w, setup)
-    outcomes = config.resolved_outcomes()
     layout = Layout(ds.Xc.shape[1], config.hidden, ds.actions)
     s_pred, s_ctx, s_evo = np.random.SeedSequence(config.seed).spawn(3)
     island_seeds = s_evo.spawn(N)
@@ -307,9 +306,7 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
 
         seeding.write_baseline(out, predictor, ds, costs, config, say)  # "today": the data's own actions
 
-    problem = Problem(layout, predictor, surrogate.contexts(ds, config, s_ctx), outcomes, list(config.objectives),
-                      costs, xp, constraints=constraints.for_run(config, ds, costs),
-                      risk=config.risk)
+    problem = Problem.for_run(config, ds, layout, predictor, costs, xp, surrogate.contexts(ds, config, s_ctx))
     fixed["cpu_evaluation"] = problem.keep_cpu_evaluation(fixed["cpu_evaluation"], say)
     # A constrained run's F carries the violation as a last column; the "cv" sense ranks by it.
     rank_senses = senses + [constraints.CV] if problem.constraints is not None else senses

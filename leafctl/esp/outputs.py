@@ -195,7 +195,7 @@ def write_plots(out: Path) -> None:
     import os  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
-    if os.environ.get("LEAFCTL_NO_PLOTS", "") not in ("", "0"):
+    if os.environ.get("LEAFCTL_NO_PLOTS", "").strip().lower() not in ("", "0", "false", "no", "off"):
         return
 
     from leafctl.esp import plots  # noqa: PLC0415

@@ -36,6 +36,9 @@ from leafctl.errors import UsageError
 # logit (a value at lo or hi has an infinite logit); binary and categorical targets are +-MARGIN.
 EPS = 0.01
 MARGIN = 2.0
+# History mutation's targets (operators.history_mutation) must decode back to the row's own actions,
+# bounds included: an integer action of range 100 at a 0.01 clip would come back one unit in.
+DONOR_EPS = 1e-6
 # What the extreme policies put in their output biases: sigmoid(8) = 0.99966 of the range.
 SATURATE = 8.0
 # The extreme policies' output weights are this fraction of the random init: never exact zeros (the
@@ -60,7 +63,7 @@ def seeding_rng(seed: int, island: int = 0) -> np.random.Generator:
 
 # ------------------------------------------------------------------ behaviour cloning
 
-def action_targets(actions: Sequence[Any], Xa: np.ndarray) -> np.ndarray:
+def action_targets(actions: Sequence[Any], Xa: np.ndarray, eps: float = EPS) -> np.ndarray:
     """The raw prescriptor outputs (n, n_out) that decode to the actions in ``Xa`` (the predictor's action
     encoding, as ``data.load_dataset`` makes it): continuous -> logit of the share of [lo, hi] (clipped),
     binary -> +-MARGIN, categorical -> +MARGIN for the category taken and -MARGIN for the others."""
@@ -76,13 +79,18 @@ def action_targets(actions: Sequence[Any], Xa: np.ndarray) -> np.ndarray:
             # A simplex group decodes as softmax(outputs) x total: log-shares invert it (softmax ignores
             # the constant the logs are off by).
             v = block * a.std + a.mean
-            out.append(np.log(np.clip(v / a.total, EPS, None)))
+            out.append(np.log(np.clip(v / a.total, eps, None)))
         else:
             v = block * a.std + a.mean  # the encoding standardised the natural value
-            u = np.clip((v - a.lo) / (a.hi - a.lo), EPS, 1.0 - EPS)
+            u = np.clip((v - a.lo) / (a.hi - a.lo), eps, 1.0 - eps)
             out.append(np.log(u / (1.0 - u)))
         o += a.width
     return np.concatenate(out, axis=1)
+
+
+def history(layout: Any, ds: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(contexts, raw outputs) of every data row: what history mutation draws its donors from."""
+    return ds.Xc, action_targets(layout.actions, ds.Xa, DONOR_EPS)
 
 
 def clone_policies(layout: Any, Xc: np.ndarray, Xa: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

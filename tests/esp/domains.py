@@ -35,7 +35,7 @@ from leafctl.esp import prescriptor as presc
 from leafctl.esp.data import load_dataset
 from leafctl.esp.nsga2 import hypervolume, nondominated_rank, to_minimised
 from leafctl.esp.prescriptor import Layout, cost_table
-from leafctl.esp.seeding import action_targets
+from leafctl.esp import seeding
 
 SEGMENTS = ("a", "b", "c")
 
@@ -261,7 +261,7 @@ class TrueProblem:
         self.layout = Layout(ds.Xc.shape[1], hidden, ds.actions)
         self.costs = cost_table(ds.actions, domain.action_cost)
         self.X = ds.Xc.astype(np.float32)
-        self.history = (ds.Xc, action_targets(self.layout.actions, ds.Xa))  # as the engine's Problem has
+        self.history = seeding.history(self.layout, ds)  # as the engine's Problem has
         if isinstance(domain, Rhea):  # one row per context: the same means, 30x less work
             self.X = self.X[:: domain.rows_per_context]
         self.senses = domain.senses

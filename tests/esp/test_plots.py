@@ -128,8 +128,9 @@ def test_leafctl_no_plots_skips_the_end_of_run_plots(tiny_config, tmp_path, monk
     out = _run(tiny_config, tmp_path / "r", generations=1)
     assert (out / "pareto.csv").is_file() and (out / "model" / "MLmodel").is_file()
     assert not any((out / n).exists() for n in plots.FILES)
-    monkeypatch.setenv("LEAFCTL_NO_PLOTS", "0")  # "0" (or empty) is off, as for the other switches
-    assert all((_run(tiny_config, tmp_path / "s", generations=1) / n).is_file() for n in plots.FILES)
+    for i, off in enumerate(("false", " Off ")):  # off, as LEAFCTL_ESP_FUSED reads it ("0" and "" too)
+        monkeypatch.setenv("LEAFCTL_NO_PLOTS", off)
+        assert all((_run(tiny_config, tmp_path / f"s{i}", generations=1) / n).is_file() for n in plots.FILES), off
 
 
 def test_a_cluster_job_installs_matplotlib_so_remote_runs_write_plots_too():
