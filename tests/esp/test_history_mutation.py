@@ -108,3 +108,4 @@ def test_an_island_run_uses_history_mutation(tmp_path, monkeypatch):
                        predictor="ridge", islands=2, migrate_every=1, migrants=1).validate()
     evolve(cfg, tmp_path / "run", log=lambda s: None)
     assert len(calls) == 2 * 2  # each island, each generation (islands.py used to build it without history)
+
