@@ -5,32 +5,49 @@ from __future__ import annotations
 
 import numpy as np
 
-from leafctl.esp.nsga2 import Constrained, crowding_distance, hypervolume, rank_and_crowding
+from leafctl.esp.nsga2 import Constrained, hypervolume, rank_and_crowding
 from leafctl.esp.operators import esp_step, real_vary
-from leafctl.esp.survival import _prune, permutation_tournament, pruned_truncation
+from leafctl.esp.survival import _prune_pairs, permutation_tournament, pruned_truncation
 from leafctl.esp.xp import DeviceRandom
 
 
-def _prune_by_recomputing(F: np.ndarray, n_remove: int) -> np.ndarray:
-    """The definition: drop the row of smallest crowding distance, recompute it on the rest, again."""
-    alive = np.arange(len(F))
+def _prune_by_definition(F: np.ndarray, n_remove: int) -> np.ndarray:
+    """The rule, one full pass per removal: of the two closest live rows (objectives normalised to the
+    front's range) the one with the larger sum goes, unless it is an extreme (best or worst in some
+    objective), then the other."""
+    lo, hi = F.min(0), F.max(0)
+    Z = (F - lo) / np.where(hi > lo, hi - lo, 1.0)
+    ext = set(np.argmin(Z, 0).tolist()) | set(np.argmax(Z, 0).tolist())
+    alive = np.ones(len(F), bool)
     for _ in range(n_remove):
-        cd = crowding_distance(F[alive], np.ones(len(alive), int))
-        alive = np.delete(alive, int(np.argmin(cd)))
-    keep = np.zeros(len(F), bool)
-    keep[alive] = True
-    return keep
+        best, pair = np.inf, None
+        for i in np.flatnonzero(alive):
+            for j in np.flatnonzero(alive):
+                d = np.sqrt(((Z[i] - Z[j]) ** 2).sum())
+                if i != j and d < best:
+                    best, pair = d, (i, j)
+        i, j = pair
+        r = i if Z[i].sum() > Z[j].sum() else j
+        alive[j + i - r if r in ext else r] = False
+    return alive
 
 
-def test_prune_equals_recomputing_crowding_after_every_removal():
+def test_prune_pairs_equals_its_definition():
     r = np.random.default_rng(0)
-    for t in range(200):
-        k, m = int(r.integers(2, 5)), int(r.integers(3, 30))
+    for t in range(120):
+        k, m = int(r.integers(2, 5)), int(r.integers(3, 25))
         F = r.random((m, k))
-        if t % 3 == 0:
-            F = np.round(F, 1)  # ties and duplicate points
-        n_remove = int(r.integers(0, m))
-        np.testing.assert_array_equal(_prune(F, n_remove), _prune_by_recomputing(F, n_remove), err_msg=str(t))
+        F /= np.linalg.norm(F, axis=1, keepdims=True)  # a front-like spread, no exact distance ties
+        n_remove = int(r.integers(0, m - 1))
+        np.testing.assert_array_equal(_prune_pairs(F, n_remove), _prune_by_definition(F, n_remove), err_msg=str(t))
+
+
+def test_of_a_close_pair_the_one_behind_goes():
+    # Three points on the line x + y = 1 and one just behind the middle one: it is the one removed.
+    F = np.array([[0.0, 1.0], [0.5, 0.5], [0.51, 0.51], [1.0, 0.0]])
+    assert _prune_pairs(F, 1).tolist() == [True, True, False, True]
+    F2 = F[[0, 2, 1, 3]]  # order does not matter
+    assert _prune_pairs(F2, 1).tolist() == [True, False, True, True]
 
 
 def test_pruning_leaves_smaller_gaps_than_one_cut():
@@ -93,6 +110,7 @@ def test_esp_step_on_dtlz2_beats_pymoos_nsga2():
             rank, crowd = rank_and_crowding(G)
             X, G = esp_step(r.for_step(), X, G, rank, crowd, _dtlz2, vary, behaviour=lambda T: T)
         hv.append(hypervolume(G, [1.1, 1.1, 1.1]))
-    # Measured: 0.7079, 0.7056 (20 seeds: 0.7025); pymoo 0.6.2's NSGA-II at equal evaluations 0.6963
-    # over 20 seeds; with draws-with-replacement tournaments and a one-cut last front 0.6880, 0.7015.
-    assert np.mean(hv) >= 0.70, hv
+    # Measured: 0.7379, 0.7402; pruning by recomputed crowding instead of closest pairs 0.7079, 0.7056;
+    # pymoo 0.6.2's NSGA-II at equal evaluations 0.6963 over 20 seeds; with draws-with-replacement
+    # tournaments and a one-cut last front 0.6880, 0.7015.
+    assert np.mean(hv) >= 0.73, hv
