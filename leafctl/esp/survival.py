@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from leafctl.esp.nsga2 import Constrained, array_module, sort_key
 from leafctl.esp.xp import DeviceRandom
 
@@ -93,6 +95,11 @@ def _prune_pairs(F: Any, n_remove: int) -> Any:
         D[:, r] = xp.inf
         nd[r] = xp.inf
         stale = alive & (nn == r)  # rows whose nearest was r: find theirs again
-        nn = xp.where(stale, xp.argmin(D, axis=1), nn)
-        nd = xp.where(stale, D[xp.arange(m), nn], nd)
+        if xp is np:  # only those rows (on a GPU the whole-matrix pass costs less than a sync)
+            s = np.flatnonzero(stale)
+            nn[s] = np.argmin(D[s], axis=1)
+            nd[s] = D[s, nn[s]]
+        else:
+            nn = xp.where(stale, xp.argmin(D, axis=1), nn)
+            nd = xp.where(stale, D[xp.arange(m), nn], nd)
     return alive
