@@ -618,7 +618,7 @@ def _risk_adjusted(row: dict[str, str], objectives: list[tuple[str, str]]) -> di
 
 
 def _feasible(result_dir: Path) -> int | None:
-    """How many candidates of the final population (pareto.csv) meet the constraints (cv = 0); None for
+    """How many candidates of pareto.csv (the final population and the front archive) meet the constraints (cv = 0); None for
     a run without constraints (no cv column) or without pareto.csv."""
     import csv
 
@@ -683,7 +683,7 @@ def result(run: Run, backend: Backend) -> dict[str, Any]:
     """The summary of a finished run, read through the backend (``download_run`` of ``result``):
     ``summary(run)`` plus ``hypervolume`` (the last generation's), ``front`` (rank-1 rows of pareto.csv) and
     ``knee`` ({id, objectives} of the candidate `--candidate knee` prescribes with); a constrained run adds
-    ``feasible`` (how many of the final population meet the constraints).
+    ``feasible`` (how many of pareto.csv's candidates meet the constraints).
     A run that did not complete is OperationFailed (exit 1) with the end of its log."""
     if run.status != "Completed":
         try:

@@ -63,6 +63,7 @@ def evolve(
     mode: Annotated[str | None, typer.Option("--mode", help="Search: esp (default: NSGA-II survival of distinct behaviours, context crossover, decision-flip mutation) | leaf (LEAF's exact algorithm) | nsga2.", autocompletion=_complete_mode)] = None,
     elites: Annotated[int | None, typer.Option("--elites", help="With --mode leaf: prescriptors kept unchanged each generation (default 10).")] = None,
     hidden: Annotated[int | None, typer.Option("--hidden", help="Hidden units of each prescriptor network (default 16).")] = None,
+    archive: Annotated[int | None, typer.Option("--archive", metavar="N", help="Keep the non-dominated prescriptors found in any generation, up to N x population (at most 4096), and report them with the final population; 0: the final population alone (default 4).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (same seed and device: same result).")] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto | cpu | gpu (default: auto).", autocompletion=_complete_device)] = None,
     predictor: Annotated[str | None, typer.Option("--predictor", help="Surrogate: mlp | ridge | forest | gbt | ensemble | auto (cross-validation picks; default: mlp). Settings: a [predictor] table in CONFIG.", autocompletion=_complete_predictor)] = None,
@@ -70,7 +71,7 @@ def evolve(
     resume: Annotated[str | None, typer.Option("--resume", help="Continue an interrupted evolve run from its last checkpoint.", autocompletion=complete_evolve_run_ids)] = None,
     seed_policies: Annotated[bool | None, typer.Option("--seed-policies/--no-seed-policies", help="Seed generation 0 with behaviour clones of the data's actions and the min/max action policies (default: on).")] = None,
     seed_from: Annotated[str | None, typer.Option("--seed-from", help="Seed generation 0 with the first front of an evolve run (RUN_ID), a registered model (NAME[:VERSION]) or a local model folder.", autocompletion=complete_run_ids)] = None,
-    warm_start: Annotated[str | None, typer.Option("--warm-start", help="Start from evolve run RUN_ID's final population, re-evaluated by a predictor retrained on --data (the outer loop; its config unless CONFIG is given).", autocompletion=complete_run_ids)] = None,
+    warm_start: Annotated[str | None, typer.Option("--warm-start", help="Start from the best --population candidates evolve run RUN_ID reported (its final population and front archive), re-evaluated by a predictor retrained on --data (the outer loop; its config unless CONFIG is given).", autocompletion=complete_run_ids)] = None,
     name: Annotated[str | None, typer.Option("--name", help="Display name of the run.")] = None,
     sample: Annotated[str | None, typer.Option("--sample", help="Use a bundled dataset: campaign.", autocompletion=_complete_samples)] = None,
     compute: Annotated[str | None, typer.Option("--compute", help="Compute to run on (default: the profile's, else local).", autocompletion=complete_compute_names)] = None,
@@ -108,7 +109,7 @@ def evolve(
              "objectives": list(objective) if objective else None, "action_cost": weights, "population": population,
              "generations": generations, "seed": seed, "device": device, "predictor": predictor, "risk": risk}
     flags.update(seed_policies=seed_policies, seed_from=seed_from, warm_start=warm_start)
-    flags.update(mode=mode, elites=elites, hidden=hidden)
+    flags.update(mode=mode, elites=elites, hidden=hidden, archive=archive)
     flags.update(integer=[c.strip() for v in integer for c in v.split(",") if c.strip()] if integer else None,
                  action_range=parse_kv(action_range, "--action-range") or None,
                  constraints=list(constraint) if constraint else None)

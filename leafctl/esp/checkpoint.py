@@ -1,6 +1,7 @@
 """The run's checkpoint: what a killed run needs to continue exactly where it stopped.
 
-``checkpoint.npz`` holds the population (theta), its objectives (F) and a JSON ``meta``: generation,
+``checkpoint.npz`` holds the population (theta), its objectives (F), the front archive's (archive_theta,
+archive_F; archive.py) and a JSON ``meta``: generation,
 the host RNG's bit-generator state, the history so far, the hypervolume reference, the config and the
 data's sha256. It is replaced atomically after a generation, so a kill leaves the last good one.
 """
@@ -26,7 +27,22 @@ _BEFORE = {"islands": 1, "migrate_every": 10, "migrants": 2,
            # Mode esp's settings: older runs were leaf or nsga2, where they do nothing (so they take
            # today's defaults, and an old leaf or nsga2 run still resumes).
            "context_crossover": 1.0, "decision_prob": 1.0, "flip_prob": 0.0, "reset_prob": 0.0,
-           "behaviour_contexts": 32, "history_prob": 0.5}
+           "behaviour_contexts": 32, "history_prob": 0.5,
+           # Runs before the front archive reported their final population alone.
+           "archive": 0}
+
+
+def as_started(config: Any, meta: dict[str, Any]) -> None:
+    """Give ``config`` (to resume the run of checkpoint ``meta``) the value an older release ran with
+    for each key of _BEFORE that the checkpoint's config lacks, where ``config`` holds today's default
+    for it: a run written before a key existed continues as it started (an older run had no front
+    archive, whatever today's default). Any other value is left for check_same_run to refuse."""
+    from leafctl.esp.config import default_of  # noqa: PLC0415
+
+    written = meta.get("config", {})
+    for key, old in _BEFORE.items():
+        if key not in written and getattr(config, key) == default_of(key):
+            setattr(config, key, old)
 
 
 # What a run settles when it starts and keeps when resumed, recorded in every checkpoint's meta:
@@ -64,15 +80,19 @@ def check_same_run(meta: dict[str, Any], config: dict[str, Any], data_hash: str,
                          "resume with the same data file or use a new output folder")
 
 
-def save(path: Path, theta: Any, F: Any, meta: dict[str, Any]) -> None:
+def save(path: Path, theta: Any, F: Any, meta: dict[str, Any], archive: tuple[Any, Any] | None = None) -> None:
+    """Write the checkpoint; ``archive`` (genomes, objectives) is the front archive's (archive.py)."""
     import numpy as np  # noqa: PLC0415
 
-    atomic_savez(path, theta=theta, F=F, meta=np.array(json.dumps(meta)))
+    kept = {} if archive is None else {"archive_theta": archive[0], "archive_F": archive[1]}
+    atomic_savez(path, theta=theta, F=F, meta=np.array(json.dumps(meta)), **kept)
 
 
 def load(path: Path) -> dict[str, Any]:
-    """{"theta", "F", "meta"} of a checkpoint file (no pickles)."""
+    """{"theta", "F", "meta", "archive"} of a checkpoint file (no pickles); "archive" is the front
+    archive's (genomes, objectives), None in a run without one."""
     import numpy as np  # noqa: PLC0415
 
     with np.load(path, allow_pickle=False) as z:
-        return {"theta": z["theta"], "F": z["F"], "meta": json.loads(str(z["meta"]))}
+        archive = (z["archive_theta"], z["archive_F"]) if "archive_theta" in z.files else None
+        return {"theta": z["theta"], "F": z["F"], "meta": json.loads(str(z["meta"])), "archive": archive}

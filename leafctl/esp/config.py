@@ -113,6 +113,10 @@ class EvolveConfig:
     reset_prob: float = 0.0
     behaviour_contexts: int = 32
     history_prob: float = 0.5
+    # The front archive (leafctl/esp/archive.py), in every mode: up to archive x population (at most
+    # 4096) non-dominated prescriptors found in any generation, reported with the final population.
+    # 0: none (the outputs are the final population alone). It never changes the search.
+    archive: int = 4
     # actions and constraints
     # Action types (leafctl/esp/actions.py): integer actions besides those the data shows to be whole
     # numbers; [action_range] COL = [LO, HI] (or "LO:HI") instead of the data's range; [[simplex]]
@@ -209,6 +213,9 @@ class EvolveConfig:
         for key in ("context_crossover", "decision_prob", "flip_prob", "reset_prob", "history_prob"):
             v = getattr(self, key)
             need(0.0 <= v <= 1.0, f"{key} {v} is outside [0, 1]", f"e.g. {key} = {getattr(EvolveConfig, key)}")
+        need(isinstance(self.archive, int) and not isinstance(self.archive, bool) and 0 <= self.archive <= 64,
+             f"archive {self.archive!r} must be a whole number from 0 to 64 (times the population)",
+             "e.g. archive = 2; 0 reports the final population alone")
         need(0 <= self.behaviour_contexts <= _MAX_COUNT, f"behaviour_contexts {self.behaviour_contexts} is outside "
              f"[0, {_MAX_COUNT}]", "e.g. 32; 0 keeps duplicates")
         # validate: actions and constraints
@@ -257,6 +264,12 @@ class EvolveConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(EvolveConfig)}
+
+
+def default_of(key: str) -> Any:
+    """The default value of config key ``key``."""
+    f = FIELDS[key]
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
 
 
 def _coerce(key: str, value: Any) -> Any:

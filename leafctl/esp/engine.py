@@ -118,6 +118,7 @@ def initial_population(config: EvolveConfig, layout: Any, host: np.random.Genera
 def evolve(config: EvolveConfig, out_dir: str | Path,
            on_generation: Callable[[dict[str, Any]], None] | None = None,
            resume: bool = False, log: Callable[[str], None] | None = None) -> EvolveResult:
+    from leafctl.esp import archive as front_archive  # noqa: PLC0415
     from leafctl.esp import checkpoint, constraints, islands, monitors, outputs, seeding, surrogate  # noqa: PLC0415
     from leafctl.esp.evaluate import Problem  # noqa: PLC0415
     from leafctl.esp.nsga2 import rank_and_crowding, to_minimised  # noqa: PLC0415
@@ -146,6 +147,7 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
 
     data_hash = file_sha256(config.data)
     if state is not None:
+        checkpoint.as_started(config, state["meta"])
         checkpoint.check_same_run(state["meta"], config.to_dict(), data_hash, out, Path(config.data).name)
         say(f"resuming from generation {state['meta']['generation']}")
     elif resume:
@@ -175,10 +177,14 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
     def save(gen: int) -> None:
         meta = {"generation": gen, "rng": host.bit_generator.state, "history": history,
                 "hv_ref": hv_ref, "config": config.to_dict(), "data_sha256": data_hash, **fixed}
-        checkpoint.save(ckpt_path, to_numpy(theta), to_numpy(F), meta)
+        checkpoint.save(ckpt_path, to_numpy(theta), to_numpy(F), meta,
+                        None if cap == 0 else (to_numpy(archive[0]), to_numpy(archive[1])))
 
+    minimise = lambda F_: to_minimised(F_, rank_senses)  # noqa: E731
+    cap = front_archive.capacity(config)
     if state is not None:
         theta, F = xp.asarray(state["theta"]), xp.asarray(state["F"])
+        archive = front_archive.empty(theta, F) if state["archive"] is None else tuple(map(xp.asarray, state["archive"]))
         host.bit_generator.state = state["meta"]["rng"]
         history, hv_ref = state["meta"]["history"], state["meta"]["hv_ref"]
         gen = int(state["meta"]["generation"])
@@ -188,6 +194,9 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
         theta = initial_population(config, layout, host, xp, ds, say=say)
         seeding.write_lineage(out, config)
         F = problem.evaluate(theta)  # a warm start's population too: its old objectives are stale
+        archive = front_archive.empty(theta, F)
+        if cap:
+            archive = front_archive.update(archive, theta, F, minimise, cap)
         # Fixed by the data, not by this run's generation 0: comparable across runs of the same data.
         hv_ref = monitors.data_reference(config.objectives, config.resolved_outcomes(), ds.Y, layout.actions, costs)
         gen = 0
@@ -200,13 +209,16 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
     for g in range(gen + 1, config.generations + 1):
         t0 = time.perf_counter()
         theta, F = step(rng.for_step(), theta, F)
+        if cap:
+            archive = front_archive.update(archive, theta, F, minimise, cap)
         history.append(record(g, to_numpy(F), time.perf_counter() - t0))
         if g % config.checkpoint_every == 0 or g == config.generations:
             save(g)
         progress.emit(history[-1])
         gen = g
 
-    rank, crowd = rank_and_crowding(to_minimised(F, rank_senses))
+    theta, F = front_archive.with_population(archive, theta, F)  # the reported candidates
+    rank, crowd = rank_and_crowding(minimise(F))
     F, cv = constraints.split(to_numpy(F), len(names))
     if cv is not None and not (cv == 0).any():  # the front is then the least-violating: say so, not "done"
         say(f"warning: no candidate of the final population meets the constraints "

@@ -65,7 +65,8 @@ class Problem:
     fused: bool = True  # use the fused kernel (CUDA on GPU, an LLVM-compiled one on CPU) when the shapes allow it
     constraints: Any = None  # constraints.Bound: evaluate() then appends each candidate's violation
     risk: float = 0.0  # K: objectives mean -/+ K*std (needs a predictor with members)
-    # (contexts, raw outputs) of the data's rows: what history mutation (operators.py) draws from
+    # () -> (contexts, raw outputs) of the data's rows: what history mutation (operators.py) draws
+    # from, built only by a step that uses it (steps.py)
     history: Any = None
 
     @classmethod
@@ -78,7 +79,7 @@ class Problem:
 
         return cls(layout, predictor, contexts, config.resolved_outcomes(), list(config.objectives), costs, xp,
                    constraints=constraints.for_run(config, ds, costs), risk=config.risk,
-                   history=seeding.history(layout, ds))
+                   history=lambda: seeding.history(layout, ds))
 
     def __post_init__(self) -> None:
         xp = self.xp

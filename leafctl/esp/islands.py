@@ -29,7 +29,7 @@ history, and being a collective it also keeps any two ranks within one generatio
 which is what makes the checkpoints below line up.
 
 Outputs. Rank 0 writes what a one-island run writes (pareto.csv and population.npz of the merged and
-re-ranked population, history.csv with the merged hypervolume plus ``hypervolume_island_<i>`` columns,
+re-ranked population together with every island's front archive, archive.py; history.csv with the merged hypervolume plus ``hypervolume_island_<i>`` columns,
 model/, progress.jsonl, predictor files, config.toml). Checkpoints: island i writes its own file after
 every checkpointed generation, keeping the one before it: island 0 ``checkpoint.npz`` (it also holds the
 run's history, so it is the run's checkpoint too), island i ``checkpoint-island-<i>.npz``, each with a
@@ -190,12 +190,14 @@ def checkpoint_paths(out: Path, island: int) -> tuple[Path, Path]:
     return out / f"{base}.npz", out / f"{base}.prev.npz"
 
 
-def _write_checkpoint(out: Path, island: int, theta: np.ndarray, F: np.ndarray, meta: dict[str, Any]) -> None:
+def _write_checkpoint(out: Path, island: int, theta: np.ndarray, F: np.ndarray, meta: dict[str, Any],
+                      archive: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     from leafctl.esp.files import atomic_savez  # noqa: PLC0415
 
     cur, prev = checkpoint_paths(out, island)
     staged = out / f".{cur.name}.next"
-    atomic_savez(staged, theta=theta, F=F, meta=np.array(json.dumps(meta)))
+    kept = {} if archive is None else {"archive_theta": archive[0], "archive_F": archive[1]}
+    atomic_savez(staged, theta=theta, F=F, meta=np.array(json.dumps(meta)), **kept)
     # The current file becomes the previous one, then the staged one the current: killed in between,
     # the island still has the previous generation, which every other island has too.
     if cur.exists():
@@ -208,7 +210,8 @@ def _read_checkpoint(path: Path) -> dict[str, Any] | None:
 
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {"theta": z["theta"], "F": z["F"], "meta": json.loads(str(z["meta"]))}
+            archive = (z["archive_theta"], z["archive_F"]) if "archive_theta" in z.files else None
+            return {"theta": z["theta"], "F": z["F"], "meta": json.loads(str(z["meta"])), "archive": archive}
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None  # cut short or damaged: as if absent (the other file may still serve)
 
@@ -222,6 +225,7 @@ class _Island:
     rng: Any  # DeviceRandom over host
     theta: Any = None
     F: Any = None
+    archive: Any = None  # (genomes, objectives) of the island's front archive (archive.py)
 
 
 def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[dict[str, Any]], None] | None = None,
@@ -229,6 +233,7 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
                    world: World | None = None) -> Any:
     """``engine.evolve`` for ``config.islands`` islands; see the module docstring. Returns the merged
     EvolveResult on every rank."""
+    from leafctl.esp import archive as front_archive  # noqa: PLC0415
     from leafctl.esp import checkpoint as ckpt  # noqa: PLC0415
     from leafctl.esp import constraints, monitors, outputs, surrogate  # noqa: PLC0415
     from leafctl.esp.engine import (EvolveResult, action_specs, check_config, dump_config, file_sha256,  # noqa: PLC0415
@@ -270,6 +275,7 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
                 if st is None:
                     continue
                 meta = st["meta"]
+                ckpt.as_started(config, meta)
                 ckpt.check_same_run(meta, config.to_dict(), data_hash, out, Path(config.data).name)
                 have[i][int(meta["generation"])] = path
         if 0 in have and not (out / surrogate.FILE).exists():
@@ -316,6 +322,7 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
         isles.append(_Island(i, host, DeviceRandom(xp, host)))
 
     minimise = lambda F_: to_minimised(F_, rank_senses)  # noqa: E731
+    cap = front_archive.capacity(config)  # each island keeps a front archive of its own
     # Hypervolume is of the feasible candidates' objectives.
     hv_points = lambda F_: to_numpy(to_minimised(constraints.feasible_objectives(F_, len(names)), senses))  # noqa: E731
     history: list[dict[str, Any]] = []
@@ -345,7 +352,8 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
                     "config": config.to_dict(), "data_sha256": data_hash, **fixed}
             if isl.id == 0:  # island 0's file is the run's checkpoint: it carries the run's history
                 meta.update(history=history, hv_ref=hv_ref)
-            _write_checkpoint(out, isl.id, to_numpy(isl.theta), to_numpy(isl.F), meta)
+            _write_checkpoint(out, isl.id, to_numpy(isl.theta), to_numpy(isl.F), meta,
+                              None if cap == 0 else tuple(map(to_numpy, isl.archive)))
 
     progress = monitors.Progress(out, say, on_generation)
 
@@ -365,6 +373,8 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
         for isl in isles:
             st = _read_checkpoint(have[isl.id][start])
             isl.theta, isl.F = xp.asarray(st["theta"]), xp.asarray(st["F"])
+            isl.archive = (front_archive.empty(isl.theta, isl.F) if st["archive"] is None
+                           else tuple(map(xp.asarray, st["archive"])))
             isl.host.bit_generator.state = st["meta"]["rng"]
             if isl.id == 0:
                 history, hv_ref = st["meta"]["history"], st["meta"]["hv_ref"]
@@ -381,6 +391,9 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
             # Each island its own share of a warm start's population and its own behaviour clones.
             isl.theta = initial_population(config, layout, isl.host, xp, ds, isl.id, N, say if isl.id == 0 else None)
             isl.F = problem.evaluate(isl.theta)
+            isl.archive = front_archive.empty(isl.theta, isl.F)
+            if cap:
+                isl.archive = front_archive.update(isl.archive, isl.theta, isl.F, minimise, cap)
         if lead:
             from leafctl.esp import seeding  # noqa: PLC0415
 
@@ -401,6 +414,8 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
         t0 = time.perf_counter()
         for isl in isles:
             isl.theta, isl.F = step(isl.rng.for_step(), isl.theta, isl.F)
+            if cap:
+                isl.archive = front_archive.update(isl.archive, isl.theta, isl.F, minimise, cap)
         migration = None
         if M > 0 and g % K == 0:
             t1 = time.perf_counter()
@@ -419,6 +434,11 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
     F_all = np.concatenate(Fs)
     by_id = {i: th for part in w.allgather([(isl.id, to_numpy(isl.theta)) for isl in isles]) for i, th in part}
     theta_all = np.concatenate([by_id[i] for i in range(N)])
+    if cap:  # then every island's front archive (what is not already in a population)
+        kept = {i: a for part in w.allgather([(isl.id, tuple(map(to_numpy, isl.archive))) for isl in isles])
+                for i, a in part}
+        theta_all = np.concatenate([theta_all] + [kept[i][0] for i in range(N)])
+        F_all = np.concatenate([F_all] + [kept[i][1] for i in range(N)])
     # Migrants are copies: without this the merged front would list a migrated genome once per island
     # holding it. One of each, the first in island order; pareto.csv's ids index the rows kept.
     keep = distinct_rows(theta_all)

@@ -3,12 +3,14 @@
 pareto.csv        id, rank, crowding, one column per objective (natural units and sign), cv (a constrained
                   run: constraint violation, 0 = feasible), is_knee, std_<outcome> (a predictor with
                   members: ensemble, forest), risk_<objective> (risk K > 0: mean -/+ K*std, what the run
-                  ranked on; the objective columns stay the mean predictions); every candidate of the
-                  final population, best first; id = row in population.npz
+                  ranked on; the objective columns stay the mean predictions); every candidate the
+                  run reports, best first: the final population, then the front archive's members
+                  (archive.py; none with archive = 0); id = row in population.npz
 history.csv       generation, best_<obj>, mean_<obj> per objective, hypervolume, seconds (and risk:
                   K, in a --risk run, whose best_/mean_ are mean -/+ K*std)
-population.npz    theta (P, D), F (P, k: the means), risk_F (risk > 0), rank, crowding, objective names
-                  (no pickles)
+population.npz    theta (n, D), F (n, k: the means), risk_F (risk > 0), rank, crowding, objective names
+                  (no pickles), of the same n candidates as pareto.csv: the first P rows are the final
+                  population
 predictor.npz     the surrogate's kind and plain arrays (no pickles; leafctl.esp.predictors.load);
                   predictor_metrics.json: held-out RMSE and R^2 per outcome, warnings, auto's choice
 config.toml       the resolved config

@@ -1,6 +1,6 @@
 """The plots a finished run writes, with matplotlib (the ``plot`` extra), from its own output files.
 
-pareto.png, pareto.svg  the final population in objective space: the first front as dots joined by its
+pareto.png, pareto.svg  the reported candidates in objective space: the first front as dots joined by its
                         attainment step line, dominated candidates grey, the knee (what ``--candidate
                         knee`` prescribes with) marked. Two objectives: one panel; three or more: a
                         pairwise grid (lower triangle); one objective: the population's values as a

@@ -417,7 +417,8 @@ def initial_population(config: Any, layout: Any, host: np.random.Generator, ds: 
                        islands: int = 1, say: Any = None) -> np.ndarray:
     """Generation 0 (population, D) of one island (of ``islands``; a plain run is island 0 of 1).
 
-    - ``warm_start``: the earlier run's final population, best first (an island takes every
+    - ``warm_start``: the earlier run's reported candidates (its final population and front archive),
+      best first (an island takes every
       ``islands``-th of it), topped up with random members when it is smaller than the population;
     - else up to ``seed_budget`` seeds: with ``seed_policies`` a behaviour clone and the min and max
       policies first, then ``seed_from``'s first front, then more clones; the rest random.

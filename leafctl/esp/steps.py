@@ -61,8 +61,9 @@ def _esp(config: Any, evaluate: Evaluate, minimise: Callable[[Any], Any], proble
         # fit would swing the actions at the contexts outside the sample (measured: 3-objective domain
         # 0.913 -> 0.844), so the flip moves the last layer along the context's activations instead.
         exact = every_context and int(sample.shape[0]) <= layout.hidden + 1
-        history = getattr(problem, "history", None)
-        donors = history_donors(sample, *history) if exact and history is not None else None
+        # The data's rows (an N x A copy) are read only when history mutation will run.
+        history = getattr(problem, "history", None) if exact and config.history_prob > 0 else None
+        donors = history_donors(sample, *history()) if history is not None else None
         vary = esp_vary(config.mutation_prob, config.mutation_factor, config.flip_prob, config.reset_prob,
                         layout.init_scale(), config.decision_prob, layout, sample, local=exact,
                         context_prob=config.context_crossover if exact else 0.0,

@@ -261,7 +261,7 @@ class TrueProblem:
         self.layout = Layout(ds.Xc.shape[1], hidden, ds.actions)
         self.costs = cost_table(ds.actions, domain.action_cost)
         self.X = ds.Xc.astype(np.float32)
-        self.history = seeding.history(self.layout, ds)  # as the engine's Problem has
+        self.history = lambda: seeding.history(self.layout, ds)  # as the engine's Problem has
         if isinstance(domain, Rhea):  # one row per context: the same means, 30x less work
             self.X = self.X[:: domain.rows_per_context]
         self.senses = domain.senses
@@ -278,11 +278,14 @@ class TrueProblem:
 
 # ------------------------------------------------------------------ runs
 
-def evolve_true(domain: Domain, csv_path: Path, config: Any, theta0: np.ndarray | None = None
-                ) -> tuple[np.ndarray, np.ndarray, TrueProblem]:
+def evolve_true(domain: Domain, csv_path: Path, config: Any, theta0: np.ndarray | None = None,
+                archive: bool = False) -> tuple[np.ndarray, np.ndarray, TrueProblem]:
     """Evolve with the domain's true function as the evaluator, through the engine's own step for
     ``config.mode`` (what a run with a perfect surrogate would do), from ``theta0`` or the layout's
-    random initial population (no seeding). Returns (theta, F, problem)."""
+    random initial population (no seeding). Returns (theta, F, problem) of the final population, or
+    with ``archive`` of what the engine reports: the final population and the front archive of
+    ``config.archive`` (leafctl/esp/archive.py)."""
+    from leafctl.esp import archive as front_archive  # noqa: PLC0415
     from leafctl.esp.steps import make_step  # noqa: PLC0415
     from leafctl.esp.xp import DeviceRandom  # noqa: PLC0415
 
@@ -291,9 +294,16 @@ def evolve_true(domain: Domain, csv_path: Path, config: Any, theta0: np.ndarray 
     rng = DeviceRandom(np, host)
     theta = problem.layout.init(host, config.population) if theta0 is None else theta0
     F = problem.evaluate(theta)
+    cap = front_archive.capacity(config) if archive else 0
+    kept = front_archive.empty(theta, F)
+    minimise = lambda F_: to_minimised(F_, problem.senses)  # noqa: E731
     step = make_step(config, problem.evaluate, problem.senses, problem)
-    for _ in range(config.generations):
-        theta, F = step(rng.for_step(), theta, F)
+    for g in range(config.generations + 1):
+        if g:
+            theta, F = step(rng.for_step(), theta, F)
+        if cap:
+            kept = front_archive.update(kept, theta, F, minimise, cap)
+    theta, F = front_archive.with_population(kept, theta, F)
     return theta, F, problem
 
 

@@ -75,7 +75,7 @@ def test_elites_are_checked_only_in_mode_leaf() -> None:
 def test_island_merge_keeps_one_of_each_migrated_genome(tmp_path: Path) -> None:
     cfg = sample_config("campaign", population=10, generations=4, elites=2, hidden=4, predictor_hidden=8,
                         device="cpu", seed=1, contexts_sample=50, islands=2, migrate_every=1, migrants=3,
-                        mode="leaf")
+                        mode="leaf", archive=0)  # the populations alone: archives add distinct members
     res = evolve(cfg, tmp_path)
     with np.load(tmp_path / "population.npz") as pop:
         theta, F = pop["theta"], pop["F"]

@@ -109,3 +109,23 @@ def test_an_island_run_uses_history_mutation(tmp_path, monkeypatch):
     evolve(cfg, tmp_path / "run", log=lambda s: None)
     assert len(calls) == 2 * 2  # each island, each generation (islands.py used to build it without history)
 
+
+
+@pytest.mark.parametrize("change, built", [({}, 1), ({"mode": "leaf"}, 0), ({"mode": "nsga2"}, 0),
+                                           ({"history_prob": 0.0}, 0), ({"hidden": 2}, 0)])
+def test_the_data_rows_are_copied_only_for_a_run_that_uses_history_mutation(tmp_path, monkeypatch, change, built):
+    # seeding.history copies every row's actions as float64 targets: a table of millions of rows pays
+    # for it only when history mutation runs (mode esp, history_prob > 0, at most hidden + 1 contexts;
+    # hidden 2 with 4 contexts is more).
+    from leafctl.esp.engine import evolve
+
+    calls = []
+    real = seeding.history
+    monkeypatch.setattr(seeding, "history", lambda *a: calls.append(1) or real(*a))
+    csv_path = _table(tmp_path / "t.csv", 4)
+    cfg = EvolveConfig(data=str(csv_path), context=["region"], actions=["sms", "emails", "discount", "offer"],
+                       outcomes=["revenue"], objectives=["revenue:max", "action_cost:min"],
+                       action_cost={"emails": 1.0}, population=12, generations=2, seed=0, device="cpu",
+                       predictor="ridge", **change).validate()
+    evolve(cfg, tmp_path / "run", log=lambda s: None)
+    assert len(calls) == built

@@ -85,10 +85,10 @@ def test_context_crossover_acts_like_each_parent_somewhere(rhea):
 def test_history_donors_are_each_contexts_own_rows(rhea):
     pb = _rhea_problem(rhea)
     d, _ = rhea
-    donors, counts = history_donors(pb.X, *pb.history, per_context=40)
+    donors, counts = history_donors(pb.X, *pb.history(), per_context=40)
     # 30 rows of each of the 7 contexts; the 40 slots repeat them.
     assert counts.tolist() == [d.rows_per_context] * 7 and donors.shape == (7, 40, 10)
-    Xc, T = pb.history
+    Xc, T = pb.history()
     for k in range(7):
         own = {tuple(r) for r in T[np.all(Xc == pb.X[k], axis=1)].tolist()}
         assert {tuple(r) for r in donors[k].tolist()} == own
@@ -99,7 +99,7 @@ def test_history_mutation_takes_one_data_rows_actions_at_one_context(rhea):
     d, _ = rhea
     host = np.random.default_rng(3)
     theta = pb.layout.init(host, 200)
-    donors, counts = history_donors(pb.X, *pb.history)
+    donors, counts = history_donors(pb.X, *pb.history())
     before, _ = pb.actions(theta)
     after, _ = pb.actions(history_mutation(DeviceRandom(np, host), theta, pb.layout, pb.X, donors, counts, 1.0))
     moved = np.any(before != after, axis=2)  # (P, contexts)
@@ -129,10 +129,10 @@ def test_history_mutation_runs_on_a_strict_device_stand_in(rhea, monkeypatch):
     pb = _rhea_problem(rhea)
     theta = pb.layout.init(np.random.default_rng(4), 60)
     want = ops.history_mutation(DeviceRandom(np, np.random.default_rng(5)), theta, pb.layout, pb.X,
-                                *history_donors(pb.X, *pb.history), 1.0)
+                                *history_donors(pb.X, *pb.history()), 1.0)
     xp = module()
     monkeypatch.setattr(ops, "array_module", lambda a: xp if isinstance(a, DeviceArray) else np)
-    donors, counts = ops.history_donors(xp.asarray(pb.X), *(xp.asarray(a) for a in pb.history))
+    donors, counts = ops.history_donors(xp.asarray(pb.X), *(xp.asarray(a) for a in pb.history()))
     assert isinstance(donors, DeviceArray) and isinstance(counts, DeviceArray)
     got = ops.history_mutation(DeviceRandom(np, np.random.default_rng(5)), xp.asarray(theta), pb.layout,
                                xp.asarray(pb.X), donors, counts, 1.0)
@@ -274,8 +274,9 @@ def test_hypervolume_reference_comes_from_the_data(continuous, tmp_path):
     rev = np.loadtxt(csv, delimiter=",", skiprows=1, usecols=5)
     assert [ideal[0], nadir[0]] == pytest.approx([-rev.max(), -rev.min()])
     assert [ideal[1], nadir[1]] == pytest.approx([0.0, 2.5])  # a1 + 1.5 a2 over [0, 1]^2
-    # The reported hypervolume is measured against it.
-    F = np.load(tmp_path / "r0" / "population.npz")["F"]
+    # The reported hypervolume is measured against it: the final population's (the rows before the
+    # front archive's in population.npz).
+    F = np.load(tmp_path / "r0" / "population.npz")["F"][:12]
     G = np.stack([-F[:, 0], F[:, 1]], 1)
     assert metas[0]["history"][-1]["hypervolume"] == pytest.approx(
         monitors.normalised_hv(G, np.asarray(ideal), np.asarray(nadir)))
@@ -306,14 +307,18 @@ def test_an_old_checkpoint_keeps_its_own_reference(continuous, tmp_path):
 
 # ------------------------------------------------------------------ the CLI
 
-def test_mode_elites_hidden_flags_reach_the_config(cli):
+def test_mode_elites_hidden_archive_flags_reach_the_config(cli):
     r = cli("run", "evolve", "--sample", "campaign", "--mode", "leaf", "--elites", "5", "--hidden", "8",
             "--generations", "3", "--population", "20", "--dry-run", "-o", "json")
     assert r.code == 0, r
     c = r.json()["config"]
     assert (c["mode"], c["elites"], c["hidden"]) == ("leaf", 5, 8)
     default = cli("run", "evolve", "--sample", "campaign", "--dry-run", "-o", "json").json()["config"]
-    assert default["mode"] == "esp"
+    assert default["mode"] == "esp" and default["archive"] == 4
+    r = cli("run", "evolve", "--sample", "campaign", "--archive", "0", "--dry-run", "-o", "json")
+    assert r.code == 0 and r.json()["config"]["archive"] == 0, r
+    r = cli("run", "evolve", "--sample", "campaign", "--archive", "-1", "--dry-run", "-o", "json")
+    assert r.code == 2 and "archive -1 must be a whole number from 0 to 64" in r.stderr, r
 
 
 def test_unknown_mode_is_a_usage_error(cli):
