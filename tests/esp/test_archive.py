@@ -44,14 +44,20 @@ def _generations(rng, n_gen=12, P=30, k=3):
     return pops
 
 
-def test_an_archive_without_a_limit_is_the_front_of_everything_seen():
-    rng = np.random.default_rng(0)
-    kept = archive.empty(np.zeros((0, 5), np.float32), np.zeros((0, 3)))
+def archived(pops, cap, on=lambda a: a):
+    """The archive after each generation of ``pops`` (arrays moved to a device by ``on``), with the
+    objectives of everything seen so far."""
+    kept = archive.empty(on(pops[0][0][:0]), on(pops[0][1][:0]))
     seen = []
-    for theta, F in _generations(rng):
-        kept = archive.update(kept, theta, F, _minimise(MIN3), cap=10_000)
+    for theta, F in pops:
+        kept = archive.update(kept, on(theta), on(F), _minimise(MIN3), cap)
         seen.append(F)
-        want = _nondominated_distinct(np.concatenate(seen))
+        yield kept, np.concatenate(seen)
+
+
+def test_an_archive_without_a_limit_is_the_front_of_everything_seen():
+    for kept, seen in archived(_generations(np.random.default_rng(0)), cap=10_000):
+        want = _nondominated_distinct(seen)
         got = np.unique(kept[1], axis=0)
         assert len(got) == len(kept[1])  # one member per objective vector
         np.testing.assert_array_equal(got, want)
@@ -63,20 +69,18 @@ def test_an_archive_without_a_limit_is_the_front_of_everything_seen():
         assert len(rows) and (allF[rows] == f).all(axis=1).any()
 
 
+def assert_a_full_archive(A: np.ndarray, seen: np.ndarray, cap: int) -> None:
+    """A holds ``cap`` members (or every distinct non-dominated one, if fewer), none dominated by
+    anything seen, and the best value seen in each objective (an extreme is never thinned away)."""
+    assert len(A) == min(cap, len(_nondominated_distinct(seen)))
+    for a in A:
+        assert not (np.all(seen <= a, axis=1) & np.any(seen < a, axis=1)).any()
+    np.testing.assert_array_equal(A.min(axis=0), seen.min(axis=0))
+
+
 def test_a_full_archive_keeps_its_limit_its_extremes_and_only_non_dominated_members():
-    rng = np.random.default_rng(1)
-    kept = archive.empty(np.zeros((0, 5), np.float32), np.zeros((0, 3)))
-    seen = []
-    for theta, F in _generations(rng):
-        kept = archive.update(kept, theta, F, _minimise(MIN3), cap=25)
-        seen.append(F)
-        A = kept[1]
-        assert len(A) == min(25, len(_nondominated_distinct(np.concatenate(seen))))
-        for a in A:  # nothing the archive holds is dominated by anything seen so far
-            allF = np.concatenate(seen)
-            assert not (np.all(allF <= a, axis=1) & np.any(allF < a, axis=1)).any()
-        # The best value seen in each objective stays (an extreme is never thinned away).
-        np.testing.assert_array_equal(A.min(axis=0), np.concatenate(seen).min(axis=0))
+    for kept, seen in archived(_generations(np.random.default_rng(1)), cap=25):
+        assert_a_full_archive(kept[1], seen, 25)
 
 
 def test_thinning_keeps_the_spread():
@@ -213,16 +217,12 @@ def test_the_archive_runs_on_a_strict_device_stand_in(monkeypatch):
     from .strict_xp import DeviceArray, module, to_host
 
     pops = _generations(np.random.default_rng(5), n_gen=6, P=40)
-    want = archive.empty(pops[0][0][:0], pops[0][1][:0])
-    for theta, F in pops:
-        want = archive.update(want, theta, F, _minimise(MIN3), cap=30)
+    *_, (want, _) = archived(pops, cap=30)
     xp = module()
     pick = lambda a: xp if isinstance(a, DeviceArray) else np  # noqa: E731
     for mod in (archive, nsga2, ops, survival):
         monkeypatch.setattr(mod, "array_module", pick)
-    got = archive.empty(xp.asarray(pops[0][0][:0]), xp.asarray(pops[0][1][:0]))
-    for theta, F in pops:
-        got = archive.update(got, xp.asarray(theta), xp.asarray(F), _minimise(MIN3), cap=30)
+    *_, (got, _) = archived(pops, cap=30, on=xp.asarray)
     assert all(isinstance(a, DeviceArray) for a in got)
     np.testing.assert_array_equal(to_host(got[0]), want[0])
     np.testing.assert_array_equal(to_host(got[1]), want[1])
