@@ -113,14 +113,13 @@ def check_options(integer: Sequence[str], action_range: Mapping[str, Any], simpl
     for col, value in action_range.items():
         parse_range(col, value)
     members = {c for cols, _ in parse_simplex(simplex) for c in cols}
-    for c in integer:
-        if c in members:
-            raise UsageError(f"action {c!r} is declared integer and is in a simplex group",
-                             "a simplex group's shares are continuous: drop it from integer")
-    for c in action_range:
-        if c in members:
-            raise UsageError(f"action {c!r} has an action_range and is in a simplex group",
-                             "a simplex member's range is 0 to the group's total: drop its action_range")
+    clashes = ((integer, "is declared integer", "a simplex group's shares are continuous: drop it from integer"),
+               (action_range, "has an action_range",
+                "a simplex member's range is 0 to the group's total: drop its action_range"))
+    for names, what, hint in clashes:
+        for c in names:
+            if c in members:
+                raise UsageError(f"action {c!r} {what} and is in a simplex group", hint)
 
 
 def _action(specs: Sequence[Any], name: str, what: str) -> Any:

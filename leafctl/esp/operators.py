@@ -139,6 +139,17 @@ def leaf_step(rng: DeviceRandom, X: Any, G: Any, rank: Any, crowd: Any, evaluate
     return xp.concatenate([X[keep], kids]), xp.concatenate([G[keep], evaluate(kids)])
 
 
+def parents_and_children(rng: DeviceRandom, X: Any, G: Any, pick: Callable[[int], Any], vary: Vary,
+                         evaluate: Callable[[Any], Any]) -> tuple[Any, Any]:
+    """The (mu + lambda) pool: parents X (objectives G), then P children of parent pairs drawn by
+    ``pick(P)`` twice (first parents, then second ones, then the variation: the draws' order is
+    part of a seed's result), with their objectives."""
+    xp = array_module(X)
+    P = int(X.shape[0])
+    kids = vary(rng, X[pick(P)], X[pick(P)])
+    return xp.concatenate([X, kids]), xp.concatenate([G, evaluate(kids)])
+
+
 def nsga2_step(rng: DeviceRandom, X: Any, G: Any, rank: Any, crowd: Any, evaluate: Callable[[Any], Any],
                vary: Vary, to_min: Callable[[Any], Any] = lambda G: G) -> tuple[Any, Any]:
     """NSGA-II (mu + lambda): P children from binary tournaments over everyone, then parents and
@@ -147,11 +158,7 @@ def nsga2_step(rng: DeviceRandom, X: Any, G: Any, rank: Any, crowd: Any, evaluat
     xp = array_module(X)
     P = X.shape[0]
     pool = xp.arange(P)
-    pa = binary_tournament(rng, rank, crowd, pool, P)
-    pb = binary_tournament(rng, rank, crowd, pool, P)
-    kids = vary(rng, X[pa], X[pb])
-    X2 = xp.concatenate([X, kids])
-    G2 = xp.concatenate([G, evaluate(kids)])
+    X2, G2 = parents_and_children(rng, X, G, lambda n: binary_tournament(rng, rank, crowd, pool, n), vary, evaluate)
     r2, c2 = rank_and_crowding(to_min(G2))
     keep = sort_key(r2, c2)[:P]
     return X2[keep], G2[keep]
@@ -248,11 +255,7 @@ def esp_step(rng: DeviceRandom, X: Any, G: Any, rank: Any, crowd: Any, evaluate:
     Without ``behaviour`` nothing is set aside."""
     xp = array_module(X)
     P = X.shape[0]
-    pa = permutation_tournament(rng, rank, crowd, P)
-    pb = permutation_tournament(rng, rank, crowd, P)
-    kids = vary(rng, X[pa], X[pb])
-    X2 = xp.concatenate([X, kids])
-    G2 = xp.concatenate([G, evaluate(kids)])
+    X2, G2 = parents_and_children(rng, X, G, lambda n: permutation_tournament(rng, rank, crowd, n), vary, evaluate)
     first = xp.ones(int(X2.shape[0]), dtype=bool) if behaviour is None else first_of_each_behaviour(behaviour(X2))
     keep = xp.zeros(0, dtype=xp.int64)
     for tier in (first, ~first):  # twins only fill places the distinct behaviours cannot

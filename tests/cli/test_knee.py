@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import csv
 import os
-import pty
 import subprocess
 from pathlib import Path
 
-from leaftest import assert_error, leafctl_executable
+from leaftest import assert_error, leafctl_executable, on_a_terminal
 
 FAST = ["--generations", "6", "--population", "20"]
 
@@ -46,28 +45,11 @@ def test_the_knee_is_marked_in_pareto_csv_and_the_json_and_is_what_prescribe_use
     assert f"candidate all: all {len(rows)} candidates" in every.stderr  # pareto.csv's: population and archive
 
 
-def _on_a_terminal(args: list[str], env: dict[str, str]) -> str:
-    """stdout and stderr of leafctl run on a pseudo-terminal (both are one tty, as in a shell)."""
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: leafctl on the terminal
-        os.execve(leafctl_executable(), [leafctl_executable(), *args], env)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, out.decode(errors="replace")
-    return out.decode().replace("\r\n", "\n")
-
-
 def test_the_terminal_summary_names_the_knee_and_draws_the_front(leaf_env):
     env = {**os.environ, "COLUMNS": "100"}
-    text = _on_a_terminal(["run", "evolve", "--sample", "campaign", *FAST], env)
+    code, out = on_a_terminal(["run", "evolve", "--sample", "campaign", *FAST], env)
+    text = out.decode().replace("\r\n", "\n")
+    assert code == 0, text
     assert "knee (the default --candidate of `model prescribe`): id " in text
     assert "predicted revenue " in text
     lines = text.splitlines()

@@ -4,7 +4,7 @@ Fresh random problems each run (the seed is in every failure message). Errors ar
 test_gpu_host.py: relative to each column's scale (the largest mean |per-context value|), since a
 mean that cancels to near zero would make |got - want| / |want| meaningless. Hard decisions (binary,
 categorical, integer rounding) are compared only on prescriptors whose every decision has a margin of
-at least MARGIN in a float64 forward pass: two correct float32 implementations may decide a logit within
+at least margins.MARGIN in a float64 forward pass: two correct float32 implementations may decide a logit within
 rounding of a threshold differently.
 
 numba is the ``fast`` extra (CI installs it); without it these tests fail rather than skip unless
@@ -30,6 +30,8 @@ from leafctl.esp.evaluate import Problem
 from leafctl.esp.predictors.mlp import MLP
 from leafctl.esp.prescriptor import Layout, cost_table
 
+from .margins import clear_of_ties
+
 try:
     import numba  # noqa: F401
 
@@ -41,7 +43,6 @@ pytestmark = pytest.mark.skipif(not HAVE_NUMBA and os.environ.get("LEAFCTL_ALLOW
                                 reason="numba not installed and LEAFCTL_ALLOW_NO_NUMBA=1")
 
 RTOL = 1e-5
-MARGIN = 1e-4  # float32 logits (tanh32 included) sit within ~1e-6 of float64 ones
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -84,30 +85,8 @@ def _forward64(prob: Problem, theta: np.ndarray) -> np.ndarray:
     return presc.forward(theta.astype(np.float64), np.asarray(prob.X, np.float64), prob.layout, np)
 
 
-def _margins(prob: Problem, theta: np.ndarray) -> np.ndarray:
-    """Per prescriptor, the smallest decision margin over its contexts (float64); inf if it has none."""
-    raw = _forward64(prob, theta)
-    m = np.full(theta.shape[0], np.inf)
-    off = 0
-    for a in prob.layout.actions:
-        block = raw[..., off:off + a.width]
-        if a.kind == "binary":
-            m = np.minimum(m, np.abs(block[..., 0]).min(axis=1))
-        elif a.kind == "categorical" and a.width > 1:
-            top2 = np.sort(block, axis=-1)[..., -2:]
-            m = np.minimum(m, (top2[..., 1] - top2[..., 0]).min(axis=1))
-        elif a.kind == "numeric" and a.integer:  # distance of the unrounded value from a rounding tie
-            v = a.lo + (a.hi - a.lo) / (1.0 + np.exp(-block[..., 0]))
-            m = np.minimum(m, np.abs(v - np.floor(v) - 0.5).min(axis=1))
-        off += a.width
-    return m
-
-
 def _theta(prob: Problem, seed: int, P: int) -> np.ndarray:
-    cand = prob.layout.init(np.random.default_rng(seed + 1), 4 * P)
-    keep = cand[_margins(prob, cand) >= MARGIN]
-    assert len(keep) >= P, f"seed {seed}: only {len(keep)} of {4 * P} candidates clear margin {MARGIN}"
-    return np.ascontiguousarray(keep[:P])
+    return clear_of_ties(prob, seed, P, draws=4)
 
 
 def _numpy_means(prob: Problem, theta: np.ndarray) -> np.ndarray:

@@ -39,10 +39,10 @@ from leafctl.esp.predictor import Predictor
 from leafctl.esp.prescriptor import Layout, cost_table
 
 from .gpu_required import skip_unless
+from .margins import MARGIN, clear_of_ties
 
 pytestmark = skip_unless(shutil.which("g++") is None, reason="g++ not installed")
 
-MARGIN = 1e-4  # smallest |binary logit| / categorical top-2 gap kept (float64 forward)
 RTOL = 1e-4
 
 # esp_eval_fused's parameters in order: f* float32 array, i* int32 array, i int32 scalar.
@@ -195,32 +195,14 @@ def _problem(seed: int, kinds: str, C: int, H: int, PH: int, O: int, N: int, cat
                    cost_table(acts, weights), xp=np)
 
 
-def _margins(prob: Problem, theta: np.ndarray) -> np.ndarray:
-    """Per prescriptor, the smallest decision margin over its contexts (float64 forward); inf if none."""
-    raw = presc.forward(theta.astype(np.float64), np.asarray(prob.X, np.float64), prob.layout, np)
-    m = np.full(theta.shape[0], np.inf)
-    off = 0
-    for a in prob.layout.actions:
-        block = raw[..., off:off + a.width]
-        if a.kind == "binary":
-            m = np.minimum(m, np.abs(block[..., 0]).min(axis=1))
-        elif a.kind == "categorical" and a.width > 1:
-            top2 = np.sort(block, axis=-1)[..., -2:]
-            m = np.minimum(m, (top2[..., 1] - top2[..., 0]).min(axis=1))
-        off += a.width
-    return m
-
-
 def _theta(prob: Problem, seed: int, P: int) -> np.ndarray:
     """P prescriptors whose hard decisions all clear MARGIN (drawn from 3P candidates)."""
-    cand = prob.layout.init(np.random.default_rng(seed + 1), 3 * P)
-    keep = cand[_margins(prob, cand) >= MARGIN]
-    assert len(keep) >= P, f"only {len(keep)} of {3 * P} candidates have decision margins >= {MARGIN}"
+    theta = clear_of_ties(prob, seed, P, draws=3)
     # The margin is meaningful: float32 logits (the NumPy path's) sit far closer than it to float64 ones.
-    raw32 = presc.forward(keep[:P], prob.X, prob.layout, np)
-    raw64 = presc.forward(keep[:P].astype(np.float64), np.asarray(prob.X, np.float64), prob.layout, np)
+    raw32 = presc.forward(theta, prob.X, prob.layout, np)
+    raw64 = presc.forward(theta.astype(np.float64), np.asarray(prob.X, np.float64), prob.layout, np)
     assert np.abs(raw32 - raw64).max() < MARGIN / 10
-    return np.ascontiguousarray(keep[:P])
+    return theta
 
 
 def _pairs64(prob: Problem, theta: np.ndarray) -> np.ndarray:
