@@ -37,7 +37,8 @@ def update(archive: tuple[Any, Any], theta: Any, F: Any, minimise: Callable[[Any
     """The archive (genomes, objectives as the run ranks them) after a generation whose population
     is (theta, F): the first front of both together (constrained domination in a constrained run),
     one member per distinct objective vector (the older member stays), thinned to ``cap`` by
-    removing, of the two closest members, the one further behind (never an extreme)."""
+    removing, of the two closest members, the one further behind (an extreme only when both are,
+    as ``survival._prune_pairs`` does; the population keeps its own extremes)."""
     from leafctl.esp.operators import first_of_each_behaviour  # noqa: PLC0415
     from leafctl.esp.survival import PRUNE_MAX, _prune_pairs  # noqa: PLC0415
 

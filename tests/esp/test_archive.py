@@ -71,21 +71,22 @@ def test_an_archive_without_a_limit_is_the_front_of_everything_seen():
 
 def assert_a_full_archive(A: np.ndarray, seen: np.ndarray, cap: int) -> None:
     """A holds ``cap`` members (or every distinct non-dominated one, if fewer), none dominated by
-    anything seen, and the best value seen in each objective (an extreme is never thinned away)."""
+    anything seen. (Not that it keeps every objective's best value: an extreme goes when the closest
+    pair are both extremes, as survival prunes; the population keeps its own.)"""
     assert len(A) == min(cap, len(_nondominated_distinct(seen)))
     for a in A:
         assert not (np.all(seen <= a, axis=1) & np.any(seen < a, axis=1)).any()
-    np.testing.assert_array_equal(A.min(axis=0), seen.min(axis=0))
 
 
-def test_a_full_archive_keeps_its_limit_its_extremes_and_only_non_dominated_members():
+def test_a_full_archive_keeps_its_limit_and_only_non_dominated_members():
     for kept, seen in archived(_generations(np.random.default_rng(1)), cap=25):
         assert_a_full_archive(kept[1], seen, 25)
 
 
 def test_thinning_keeps_the_spread():
     # 200 points on a line, 50 places: thinning by closest pairs leaves them nearly evenly spaced,
-    # where keeping the first 50 (or the most crowded) would leave gaps.
+    # where keeping the first 50 (or the most crowded) would leave gaps; the two ends, never a
+    # closest pair together, stay.
     t = np.sort(np.random.default_rng(2).random(200))
     F = np.stack([t, 1 - t], axis=1)
     kept = archive.update(archive.empty(np.zeros((0, 1)), F[:0]), t[:, None], F, _minimise(["min", "min"]), cap=50)

@@ -23,7 +23,7 @@ def test_the_archive_on_cupy_keeps_what_the_numpy_archive_keeps():
     assert all(isinstance(a, cp.ndarray) for a in got)
     G, W = cp.asnumpy(got[1]), want[1]
     # The same members; a distance the GPU sums in another order may break a tie the other way, so
-    # allow a few to differ, but never the size, the extremes or non-domination.
+    # allow a few to differ, but never the size or non-domination.
     assert_a_full_archive(G, seen, 30)
     same = sum(bool((W == g).all(axis=1).any()) for g in G)
     assert G.shape == W.shape and same >= 0.9 * len(W), (same, len(W))
