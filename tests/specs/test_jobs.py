@@ -251,7 +251,10 @@ def test_pytorch_sets_torch_distributed_env_for_each_process(cli, corpus):
 
 def test_tensorflow_sets_tf_config_for_each_worker(cli, corpus):
     spec = corpus / "tensorflow-mnist-distributed.yml"
-    write(spec, spec.read_text().replace("python train.py", "python -c 'import os; print(os.environ[\"TF_CONFIG\"])'"))
+    # One write per worker: with PYTHONUNBUFFERED=1 print() writes the text and its newline apart, and
+    # two workers appending to the one log could interleave them onto one line.
+    write(spec, spec.read_text().replace(
+        "python train.py", "python -c 'import os, sys; sys.stdout.write(os.environ[\"TF_CONFIG\"] + chr(10))'"))
     run, logs, _ = run_local(cli, "-f", str(spec))
     assert run["status"] == "Completed", run
     configs = [json.loads(ln.split(" --epochs")[0]) if ln.startswith("{") else None for ln in logs.splitlines()]
