@@ -38,7 +38,10 @@ def update(archive: tuple[Any, Any], theta: Any, F: Any, minimise: Callable[[Any
     is (theta, F): the first front of both together (constrained domination in a constrained run),
     one member per distinct objective vector (the older member stays), thinned to ``cap`` by
     removing, of the two closest members, the one further behind (an extreme only when both are,
-    as ``survival._prune_pairs`` does; the population keeps its own extremes)."""
+    as ``survival._prune_pairs`` does; the population keeps its own extremes). ``cap`` 0: no archive,
+    returned as it is."""
+    if cap <= 0:
+        return archive
     from leafctl.esp.operators import first_of_each_behaviour  # noqa: PLC0415
     from leafctl.esp.survival import PRUNE_MAX, _prune_pairs  # noqa: PLC0415
 

@@ -84,8 +84,7 @@ def save(path: Path, theta: Any, F: Any, meta: dict[str, Any], archive: tuple[An
     """Write the checkpoint; ``archive`` (genomes, objectives) is the front archive's (archive.py)."""
     import numpy as np  # noqa: PLC0415
 
-    kept = {} if archive is None else {"archive_theta": archive[0], "archive_F": archive[1]}
-    atomic_savez(path, theta=theta, F=F, meta=np.array(json.dumps(meta)), **kept)
+    atomic_savez(path, theta=theta, F=F, meta=np.array(json.dumps(meta)), **archive_arrays(archive))
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -94,5 +93,15 @@ def load(path: Path) -> dict[str, Any]:
     import numpy as np  # noqa: PLC0415
 
     with np.load(path, allow_pickle=False) as z:
-        archive = (z["archive_theta"], z["archive_F"]) if "archive_theta" in z.files else None
-        return {"theta": z["theta"], "F": z["F"], "meta": json.loads(str(z["meta"])), "archive": archive}
+        return {"theta": z["theta"], "F": z["F"], "meta": json.loads(str(z["meta"])), "archive": read_archive(z)}
+
+
+def archive_arrays(archive: tuple[Any, Any] | None) -> dict[str, Any]:
+    """The npz entries a checkpoint (this run's, or an island's: islands.py) keeps the front archive
+    in; none without one."""
+    return {} if archive is None else {"archive_theta": archive[0], "archive_F": archive[1]}
+
+
+def read_archive(z: Any) -> tuple[Any, Any] | None:
+    """The front archive (genomes, objectives) of an open checkpoint npz; None if it has none."""
+    return (z["archive_theta"], z["archive_F"]) if "archive_theta" in z.files else None

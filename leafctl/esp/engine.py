@@ -194,9 +194,7 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
         theta = initial_population(config, layout, host, xp, ds, say=say)
         seeding.write_lineage(out, config)
         F = problem.evaluate(theta)  # a warm start's population too: its old objectives are stale
-        archive = front_archive.empty(theta, F)
-        if cap:
-            archive = front_archive.update(archive, theta, F, minimise, cap)
+        archive = front_archive.update(front_archive.empty(theta, F), theta, F, minimise, cap)
         # Fixed by the data, not by this run's generation 0: comparable across runs of the same data.
         hv_ref = monitors.data_reference(config.objectives, config.resolved_outcomes(), ds.Y, layout.actions, costs)
         gen = 0
@@ -209,8 +207,7 @@ def evolve(config: EvolveConfig, out_dir: str | Path,
     for g in range(gen + 1, config.generations + 1):
         t0 = time.perf_counter()
         theta, F = step(rng.for_step(), theta, F)
-        if cap:
-            archive = front_archive.update(archive, theta, F, minimise, cap)
+        archive = front_archive.update(archive, theta, F, minimise, cap)
         history.append(record(g, to_numpy(F), time.perf_counter() - t0))
         if g % config.checkpoint_every == 0 or g == config.generations:
             save(g)

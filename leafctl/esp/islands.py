@@ -192,12 +192,12 @@ def checkpoint_paths(out: Path, island: int) -> tuple[Path, Path]:
 
 def _write_checkpoint(out: Path, island: int, theta: np.ndarray, F: np.ndarray, meta: dict[str, Any],
                       archive: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    from leafctl.esp.checkpoint import archive_arrays  # noqa: PLC0415
     from leafctl.esp.files import atomic_savez  # noqa: PLC0415
 
     cur, prev = checkpoint_paths(out, island)
     staged = out / f".{cur.name}.next"
-    kept = {} if archive is None else {"archive_theta": archive[0], "archive_F": archive[1]}
-    atomic_savez(staged, theta=theta, F=F, meta=np.array(json.dumps(meta)), **kept)
+    atomic_savez(staged, theta=theta, F=F, meta=np.array(json.dumps(meta)), **archive_arrays(archive))
     # The current file becomes the previous one, then the staged one the current: killed in between,
     # the island still has the previous generation, which every other island has too.
     if cur.exists():
@@ -208,10 +208,11 @@ def _write_checkpoint(out: Path, island: int, theta: np.ndarray, F: np.ndarray, 
 def _read_checkpoint(path: Path) -> dict[str, Any] | None:
     import zipfile  # noqa: PLC0415
 
+    from leafctl.esp.checkpoint import read_archive  # noqa: PLC0415
+
     try:
         with np.load(path, allow_pickle=False) as z:
-            archive = (z["archive_theta"], z["archive_F"]) if "archive_theta" in z.files else None
-            return {"theta": z["theta"], "F": z["F"], "meta": json.loads(str(z["meta"])), "archive": archive}
+            return {"theta": z["theta"], "F": z["F"], "meta": json.loads(str(z["meta"])), "archive": read_archive(z)}
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None  # cut short or damaged: as if absent (the other file may still serve)
 
@@ -391,9 +392,7 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
             # Each island its own share of a warm start's population and its own behaviour clones.
             isl.theta = initial_population(config, layout, isl.host, xp, ds, isl.id, N, say if isl.id == 0 else None)
             isl.F = problem.evaluate(isl.theta)
-            isl.archive = front_archive.empty(isl.theta, isl.F)
-            if cap:
-                isl.archive = front_archive.update(isl.archive, isl.theta, isl.F, minimise, cap)
+            isl.archive = front_archive.update(front_archive.empty(isl.theta, isl.F), isl.theta, isl.F, minimise, cap)
         if lead:
             from leafctl.esp import seeding  # noqa: PLC0415
 
@@ -414,8 +413,7 @@ def evolve_islands(config: Any, out_dir: str | Path, on_generation: Callable[[di
         t0 = time.perf_counter()
         for isl in isles:
             isl.theta, isl.F = step(isl.rng.for_step(), isl.theta, isl.F)
-            if cap:
-                isl.archive = front_archive.update(isl.archive, isl.theta, isl.F, minimise, cap)
+            isl.archive = front_archive.update(isl.archive, isl.theta, isl.F, minimise, cap)
         migration = None
         if M > 0 and g % K == 0:
             t1 = time.perf_counter()

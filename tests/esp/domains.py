@@ -301,8 +301,7 @@ def evolve_true(domain: Domain, csv_path: Path, config: Any, theta0: np.ndarray 
     for g in range(config.generations + 1):
         if g:
             theta, F = step(rng.for_step(), theta, F)
-        if cap:
-            kept = front_archive.update(kept, theta, F, minimise, cap)
+        kept = front_archive.update(kept, theta, F, minimise, cap)
     theta, F = front_archive.with_population(kept, theta, F)
     return theta, F, problem
 
